@@ -1,0 +1,152 @@
+// Package server assembles the all-in-one Ariadne server: OTLP receivers,
+// the embedded store, the query API and self-observability endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ariadne-tracing/ariadne/internal/api"
+	"github.com/ariadne-tracing/ariadne/internal/config"
+	"github.com/ariadne-tracing/ariadne/internal/ingest"
+	"github.com/ariadne-tracing/ariadne/internal/ingest/otlp"
+	"github.com/ariadne-tracing/ariadne/internal/store"
+	"github.com/ariadne-tracing/ariadne/internal/store/wal"
+)
+
+// Server is the all-in-one server. New opens (and recovers) the store;
+// Start binds the listeners; Shutdown stops receiving, drains requests and
+// flushes the store.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	db      *store.DB
+	recv    *otlp.Receiver
+	http    *http.Server
+	ln      net.Listener
+	ready   atomic.Bool
+	started atomic.Bool
+}
+
+// New validates cfg, opens the store and builds the components.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Storage.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.Storage.MemoryLimit))
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sync := map[string]wal.SyncPolicy{"always": wal.SyncAlways, "interval": wal.SyncInterval, "never": wal.SyncNever}[cfg.Storage.WALSync]
+	db, err := store.Open(store.Options{
+		Dir:               cfg.DataDir,
+		Sync:              sync,
+		SyncInterval:      time.Duration(cfg.Storage.WALSyncInterval),
+		HeadMaxSpans:      cfg.Storage.HeadMaxSpans,
+		HeadMaxAge:        time.Duration(cfg.Storage.HeadMaxAge),
+		MaxHeadBytes:      int64(cfg.Storage.MaxHeadBytes),
+		PartitionDuration: time.Duration(cfg.Storage.PartitionDuration),
+		Retention:         time.Duration(cfg.Storage.Retention),
+		MaxDiskBytes:      int64(cfg.Storage.MaxDiskBytes),
+		Registerer:        reg,
+		Logger:            log.With("component", "store"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	recv, err := otlp.New(otlp.Config{
+		GRPCAddr: cfg.Addr(cfg.Ports.OTLPGRPC),
+		HTTPAddr: cfg.Addr(cfg.Ports.OTLPHTTP),
+		Limits: ingest.Limits{
+			MaxRequestBytes:   int64(cfg.Ingest.MaxRequestBytes),
+			MaxAttrsPerSpan:   cfg.Ingest.MaxAttributesPerSpan,
+			MaxAttrValueBytes: cfg.Ingest.MaxAttributeValueLen,
+			MaxEventsPerSpan:  cfg.Ingest.MaxEventsPerSpan,
+			MaxLinksPerSpan:   cfg.Ingest.MaxLinksPerSpan,
+			MaxSpansPerTrace:  cfg.Ingest.MaxSpansPerTrace,
+			MaxFutureSkew:     time.Duration(cfg.Ingest.MaxFutureSkew),
+		},
+		MaxConcurrentRequests: cfg.Ingest.MaxConcurrentRequests,
+	}, db, reg, log.With("component", "otlp"))
+	if err != nil {
+		_ = db.Shutdown(context.Background())
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
+	mux := http.NewServeMux()
+	api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout)).Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// Store returns the store (for tests and tools in the same process).
+func (s *Server) Store() *store.DB { return s.db }
+
+// Start starts the store's background work and binds every listener. On
+// error, what was started is stopped again.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.db.Start(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Addr(s.cfg.Ports.Query))
+	if err != nil {
+		return fmt.Errorf("query API listen: %w", err)
+	}
+	s.ln = ln
+	if err := s.recv.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	s.started.Store(true)
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("query API stopped", "err", err)
+		}
+	}()
+	s.ready.Store(true)
+	s.log.Info("ariadne ready",
+		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
+		"query", ln.Addr().String(), "data_dir", s.cfg.DataDir)
+	return nil
+}
+
+// Shutdown stops accepting spans, finishes in-flight requests, stops the
+// query API and flushes the store. Safe without Start.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	var errs []error
+	if err := s.recv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("receivers: %w", err))
+	}
+	if s.started.Load() {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("query API: %w", err))
+		}
+	}
+	if err := s.db.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("store: %w", err))
+	}
+	return errors.Join(errs...)
+}

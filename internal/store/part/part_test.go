@@ -1,0 +1,510 @@
+package part
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ariadne-tracing/ariadne/internal/model"
+)
+
+func writePart(t testing.TB, spans []model.Span, opts WriteOptions) (*Reader, *Meta) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "p.part")
+	m, err := Write(path, spans, opts)
+	require.NoError(t, err)
+	r, err := Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	return r, m
+}
+
+func requireSameSpans(t *testing.T, want, got []model.Span, msgAndArgs ...any) {
+	t.Helper()
+	require.Equal(t, len(want), len(got), msgAndArgs...)
+	for i := range want {
+		if !bytes.Equal(encodeSpan(&want[i]), encodeSpan(&got[i])) {
+			require.Equal(t, want[i], got[i], msgAndArgs...) // shows the difference
+			t.Fatalf("span %d: encodings differ %v", i, msgAndArgs)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	cases := []struct {
+		name  string
+		spans []model.Span
+		opts  WriteOptions
+	}{
+		{"random", randomSpans(1, 300, 200), WriteOptions{GranuleSpans: 64}},
+		{"random-one-granule", randomSpans(2, 50, 20), WriteOptions{}},
+		{"random-tiny-granules", randomSpans(3, 40, 10), WriteOptions{GranuleSpans: 1}},
+		{"random-byte-limit", randomSpans(4, 100, 30), WriteOptions{GranuleBytes: 2000}},
+		{"realistic", realistic(5, 20000, 1_700_000_000e9, 600e9), WriteOptions{}},
+		{"realistic-best", realistic(6, 3000, 1_700_000_000e9, 600e9), WriteOptions{GranuleSpans: 500, ZstdLevel: 4, TopValues: -1}},
+		{"empty", nil, WriteOptions{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, m := writePart(t, tc.spans, tc.opts)
+			sorted := sortedCopy(tc.spans)
+			traces := byTrace(sorted)
+			require.Equal(t, int64(len(tc.spans)), m.SpanCount)
+			require.Equal(t, int64(len(traces)), m.TraceCount)
+			require.Equal(t, m, r.Meta())
+			if len(sorted) > 0 {
+				minS, maxS := sorted[0].Start, sorted[0].Start
+				for _, s := range sorted {
+					minS, maxS = min(minS, s.Start), max(maxS, s.Start)
+				}
+				require.Equal(t, minS, m.MinStart)
+				require.Equal(t, maxS, m.MaxStart)
+			}
+			for id, want := range traces {
+				require.True(t, r.MayContain(id))
+				got, err := r.Trace(id)
+				require.NoError(t, err)
+				requireSameSpans(t, want, got, "trace %s", id)
+			}
+			rng := rand.New(rand.NewPCG(9, 9))
+			for i := 0; i < 2000; i++ {
+				var id model.TraceID
+				binary.LittleEndian.PutUint64(id[:], rng.Uint64())
+				if _, ok := traces[id]; ok {
+					continue
+				}
+				got, err := r.Trace(id)
+				require.NoError(t, err)
+				require.Nil(t, got)
+			}
+			// Iter returns everything in order.
+			var all []model.Span
+			it := r.Iter()
+			for it.Next() {
+				s := *it.Span()
+				s.Attrs = slices.Clone(s.Attrs)
+				all = append(all, s)
+			}
+			require.NoError(t, it.Err())
+			requireSameSpans(t, sorted, all)
+		})
+	}
+}
+
+func TestGranulesDoNotSplitTraces(t *testing.T) {
+	spans := realistic(7, 5000, 1e18, 60e9)
+	r, _ := writePart(t, spans, WriteOptions{GranuleSpans: 100})
+	seen := map[model.TraceID]int{}
+	for gi := range r.ft.granules {
+		gd := getGdec(r, gi)
+		require.NoError(t, gd.readCols(colTrace, colTrace+1))
+		require.NoError(t, gd.decodeRuns())
+		require.LessOrEqual(t, gd.n, 100)
+		for _, id := range gd.runIDs {
+			seen[id]++
+		}
+		putGdec(gd)
+	}
+	for id, n := range seen {
+		require.Equal(t, 1, n, "trace %s in %d granules", id, n)
+	}
+}
+
+func TestAddOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.part")
+	w, err := Create(path, WriteOptions{})
+	require.NoError(t, err)
+	a := model.Span{TraceID: model.TraceID{2}, Start: 10}
+	require.NoError(t, w.Add(&a))
+	b := model.Span{TraceID: model.TraceID{2}, Start: 9}
+	require.ErrorIs(t, w.Add(&b), ErrOutOfOrder)
+	c := model.Span{TraceID: model.TraceID{1}, Start: 100}
+	require.ErrorIs(t, w.Add(&c), ErrOutOfOrder)
+	bad := model.Span{TraceID: model.TraceID{3}, Attrs: []model.Attr{{Key: "x", Type: 9}}}
+	require.Error(t, w.Add(&bad))
+	d := model.Span{TraceID: model.TraceID{2}, Start: 10, SpanID: model.SpanID{1}}
+	require.NoError(t, w.Add(&d))
+	require.NoError(t, w.Add(&d)) // exact duplicate: dropped
+	require.Equal(t, int64(1), w.Duplicates())
+	m, err := w.Finish()
+	require.NoError(t, err)
+	require.Equal(t, int64(2), m.SpanCount)
+	require.Equal(t, int64(1), m.TraceCount)
+	_, err = os.Stat(path + ".tmp")
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.ErrorIs(t, w.Add(&d), ErrWriterClosed)
+
+	w, err = Create(path+"2", WriteOptions{})
+	require.NoError(t, err)
+	require.NoError(t, w.Add(&a))
+	w.Abort()
+	w.Abort()
+	_, err = os.Stat(path + "2.tmp")
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = os.Stat(path + "2")
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// bruteForce returns the spans of sorted that satisfy f's span conditions.
+func bruteForce(sorted []model.Span, f *Filter) []model.Span {
+	var out []model.Span
+	for _, s := range sorted {
+		d := s.End - s.Start
+		if f.MinStart != 0 && s.Start < f.MinStart || f.MaxStart != 0 && s.Start > f.MaxStart ||
+			f.MinDuration != 0 && d < f.MinDuration || f.MaxDuration != 0 && d > f.MaxDuration {
+			continue
+		}
+		if len(f.Services) > 0 && !slices.Contains(f.Services, s.Service()) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// hasTokens reports whether the span (with its resource, scope, events and
+// links) has every token.
+func hasTokens(s *model.Span, tokens []string) bool {
+	have := map[string]bool{}
+	add := func(attrs []model.Attr) {
+		for i := range attrs {
+			have[KeyToken(attrs[i].Key)] = true
+			if tok, ok := AttrToken(&attrs[i]); ok {
+				have[tok] = true
+			}
+		}
+	}
+	add(s.Attrs)
+	for _, e := range s.Events {
+		add(e.Attrs)
+	}
+	for _, l := range s.Links {
+		add(l.Attrs)
+	}
+	if s.Resource != nil {
+		add(s.Resource.Attrs)
+	}
+	if s.Scope != nil {
+		add(s.Scope.Attrs)
+	}
+	for _, t := range tokens {
+		if !have[t] {
+			return false
+		}
+	}
+	return true
+}
+
+func scanAll(t *testing.T, r *Reader, f *Filter) []model.Span {
+	t.Helper()
+	var got []model.Span
+	err := r.Scan(context.Background(), f, func(s *model.Span) bool {
+		require.Nil(t, s.Attrs)
+		require.Nil(t, s.Events)
+		return true
+	}, func(s *model.Span) bool {
+		c := *s
+		c.Attrs = slices.Clone(s.Attrs)
+		got = append(got, c)
+		return true
+	})
+	require.NoError(t, err)
+	return got
+}
+
+func TestScan(t *testing.T) {
+	spans := realistic(11, 30000, 1_700_000_000e9, 600e9)
+	spans = append(spans, randomSpans(12, 50, 10)...)
+	r, m := writePart(t, spans, WriteOptions{GranuleSpans: 512})
+	sorted := sortedCopy(spans)
+	mid := (m.MinStart + m.MaxStart) / 2
+	filters := []Filter{
+		{},
+		{MinStart: mid},
+		{MaxStart: mid},
+		{MinStart: mid, MaxStart: mid + 10e9},
+		{MinStart: m.MaxStart + 1},
+		{MaxStart: m.MinStart - 1},
+		{MinDuration: 5e6},
+		{MaxDuration: 1e5},
+		{MinDuration: 1e6, MaxDuration: 2e6},
+		{Services: []string{"payment"}},
+		{Services: []string{"db", "email"}},
+		{Services: []string{"nope"}},
+		{Services: []string{""}},
+		{Services: []string{"svc-1"}, MinDuration: 1},
+		{Services: []string{"checkout"}, MinStart: mid, MinDuration: 1e6},
+	}
+	for _, f := range filters {
+		want := bruteForce(sorted, &f)
+		got := scanAll(t, r, &f)
+		requireSameSpans(t, want, got, "filter %+v", f)
+	}
+
+	// Tokens prune granules but never drop a span that has them.
+	tokenSets := [][]string{
+		{"http.status_code=500"},
+		{"db.system=postgresql", "db.operation=INSERT"},
+		{"user.id=user-123"},
+		{"app.payment.card_type"},
+		{"exception.type=*errors.errorString"},
+		{"k8s.namespace.name=shop", "service.name=email"},
+		{"cache.hit=true"},
+		{"link.reason=retry"},
+		{"no.such.key"},
+		{"http.method=PATCH"},
+	}
+	for _, toks := range tokenSets {
+		f := &Filter{Tokens: toks}
+		got := scanAll(t, r, f)
+		gotSet := map[string]bool{}
+		for i := range got {
+			gotSet[string(encodeSpan(&got[i]))] = true
+		}
+		n := 0
+		for i := range sorted {
+			if hasTokens(&sorted[i], toks) {
+				n++
+				require.True(t, gotSet[string(encodeSpan(&sorted[i]))], "tokens %v: span dropped", toks)
+			}
+		}
+		if n == 0 {
+			require.Less(t, len(got), len(sorted)/10, "tokens %v: no pruning", toks)
+		}
+		t.Logf("tokens %v: %d matching spans, %d visited of %d", toks, n, len(got), len(sorted))
+	}
+
+	// pre selects; fn stops; ctx cancels.
+	calls := 0
+	err := r.Scan(context.Background(), nil, func(s *model.Span) bool { return s.Kind == model.KindServer }, func(s *model.Span) bool {
+		require.Equal(t, model.KindServer, s.Kind)
+		calls++
+		return calls < 10
+	})
+	require.NoError(t, err)
+	require.Equal(t, 10, calls)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, r.Scan(ctx, nil, nil, func(*model.Span) bool { return true }), context.Canceled)
+}
+
+func TestConcurrentReads(t *testing.T) {
+	spans := realistic(13, 10000, 1e18, 60e9)
+	r, _ := writePart(t, spans, WriteOptions{GranuleSpans: 256})
+	traces := byTrace(sortedCopy(spans))
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id, want := range traces {
+				got, err := r.Trace(id)
+				if err != nil || len(got) != len(want) {
+					t.Errorf("trace %s: %d spans, %v", id, len(got), err)
+					return
+				}
+			}
+			n := 0
+			if err := r.Scan(context.Background(), &Filter{Services: []string{"cart"}}, nil, func(*model.Span) bool { n++; return true }); err != nil || n == 0 {
+				t.Errorf("scan: %d, %v", n, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestMerge(t *testing.T) {
+	spans := append(realistic(21, 6000, 1e18, 60e9), randomSpans(22, 100, 300)...)
+	rng := rand.New(rand.NewPCG(3, 3))
+	dir := t.TempDir()
+	// Spread spans over 4 parts at random (traces cross parts); resend 10%
+	// of the spans into another part as exact duplicates.
+	parts := make([][]model.Span, 4)
+	dups := 0
+	for _, s := range spans {
+		i := rng.IntN(len(parts))
+		parts[i] = append(parts[i], s)
+		if rng.IntN(10) == 0 {
+			parts[(i+1)%len(parts)] = append(parts[(i+1)%len(parts)], s)
+			dups++
+		}
+	}
+	var readers []*Reader
+	for i, p := range parts {
+		path := filepath.Join(dir, string(rune('a'+i))+".part")
+		_, err := Write(path, p, WriteOptions{GranuleSpans: 300})
+		require.NoError(t, err)
+		r, err := Open(path)
+		require.NoError(t, err)
+		defer r.Close()
+		readers = append(readers, r)
+	}
+	out := filepath.Join(dir, "merged.part")
+	m, err := Merge(out, readers, WriteOptions{GranuleSpans: 500, WALSegment: 42, Replaces: []uint64{1, 2, 3, 4}})
+	require.NoError(t, err)
+	require.Equal(t, int64(len(spans)), m.SpanCount)
+	r, err := Open(out)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Equal(t, 42, r.Meta().WALSegment)
+	require.Equal(t, []uint64{1, 2, 3, 4}, r.Meta().Replaces)
+	traces := byTrace(sortedCopy(spans))
+	require.Equal(t, int64(len(traces)), m.TraceCount)
+	for id, want := range traces {
+		got, err := r.Trace(id)
+		require.NoError(t, err)
+		// Spans with equal start may come back in another order than the
+		// input: compare as sets per trace.
+		require.ElementsMatch(t, encodeAll(want), encodeAll(got), "trace %s", id)
+	}
+	// Merging a part with itself drops every span of the copy.
+	out2 := filepath.Join(dir, "self.part")
+	m2, err := Merge(out2, []*Reader{r, r}, WriteOptions{})
+	require.NoError(t, err)
+	require.Equal(t, m.SpanCount, m2.SpanCount)
+}
+
+func encodeAll(spans []model.Span) []string {
+	out := make([]string, len(spans))
+	for i := range spans {
+		out[i] = string(encodeSpan(&spans[i]))
+	}
+	return out
+}
+
+func TestMetaCatalog(t *testing.T) {
+	spans := realistic(31, 5000, 1e18, 60e9)
+	_, m := writePart(t, spans, WriteOptions{})
+	require.Equal(t, []string{"cart", "checkout", "currency", "db", "email", "frontend", "payment", "product-catalog", "recommendation", "shipping"}, m.Services)
+	require.Contains(t, m.Operations, Operation{Service: "db", Name: "postgres.query", Kind: model.KindServer})
+	require.Contains(t, m.Operations, Operation{Service: "frontend", Name: "GET /api/cart", Kind: model.KindServer})
+	counts := map[string]map[string]int64{}
+	for _, s := range spans {
+		for _, attrs := range [][]model.Attr{s.Attrs, s.Resource.Attrs} {
+			for _, a := range attrs {
+				if a.Type == model.TypeStr && len(a.Str) <= maxTopValueLen {
+					if counts[a.Key] == nil {
+						counts[a.Key] = map[string]int64{}
+					}
+					counts[a.Key][a.Str]++
+				}
+			}
+		}
+	}
+	var keys []string
+	for _, kv := range m.TopValues {
+		keys = append(keys, kv.Key)
+		require.LessOrEqual(t, len(kv.Values), DefaultTopValues)
+		if len(counts[kv.Key]) <= 4*DefaultTopValues { // few values: exact
+			for _, v := range kv.Values {
+				require.Equal(t, counts[kv.Key][v.Value], v.Count, "%s=%s", kv.Key, v.Value)
+			}
+		}
+	}
+	require.True(t, slices.IsSorted(keys))
+	require.Contains(t, keys, "http.method")
+	require.Contains(t, keys, "k8s.pod.name")
+	for _, kv := range m.TopValues {
+		if kv.Key == "service.name" {
+			require.Len(t, kv.Values, 10)
+		}
+	}
+}
+
+// exercise runs every read path and returns the first error.
+func exercise(r *Reader, ids []model.TraceID) error {
+	for _, id := range ids {
+		if _, err := r.Trace(id); err != nil {
+			return err
+		}
+	}
+	n := 0
+	if err := r.Scan(context.Background(), &Filter{Tokens: []string{"k"}}, nil, func(*model.Span) bool { n++; return true }); err != nil {
+		return err
+	}
+	if err := r.Scan(context.Background(), &Filter{Services: []string{"svc-1"}, MinDuration: 1}, nil, func(*model.Span) bool { n++; return true }); err != nil {
+		return err
+	}
+	it := r.Iter()
+	for it.Next() {
+		n++
+	}
+	return it.Err()
+}
+
+func TestCorrupt(t *testing.T) {
+	spans := randomSpans(41, 30, 20)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "good.part")
+	_, err := Write(path, spans, WriteOptions{GranuleSpans: 16})
+	require.NoError(t, err)
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var ids []model.TraceID
+	for id := range byTrace(sortedCopy(spans)) {
+		ids = append(ids, id)
+	}
+	r, err := Open(path)
+	require.NoError(t, err)
+	require.NoError(t, exercise(r, ids))
+	r.Close()
+
+	bad := filepath.Join(dir, "bad.part")
+	check := func(b []byte, what string) {
+		require.NoError(t, os.WriteFile(bad, b, 0o644))
+		r, err := Open(bad)
+		if err == nil {
+			err = exercise(r, ids)
+			r.Close()
+		}
+		require.Error(t, err, what)
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			require.ErrorIs(t, err, ErrCorrupt)
+		}
+	}
+	// Truncations.
+	for n := 0; n < len(good); n += 1 + n/50 {
+		check(good[:n], "truncated")
+	}
+	// A flipped byte anywhere is detected: the header and trailer by their
+	// magic, the footer by its CRC, every block by its CRC in the footer.
+	for i := 0; i < len(good); i++ {
+		b := slices.Clone(good)
+		b[i] ^= 0x40
+		check(b, "flipped byte")
+	}
+	// Without CRC checks the decoders themselves must reject (or survive)
+	// flipped bytes without panicking.
+	for i := headerSize; i < len(good)-trailerSize; i++ {
+		b := slices.Clone(good)
+		b[i] ^= 0xff
+		require.NoError(t, os.WriteFile(bad, b, 0o644))
+		r, err := open(bad, false)
+		if err == nil {
+			_ = exercise(r, ids)
+			r.Close()
+		}
+	}
+}
+
+func TestClosed(t *testing.T) {
+	r, _ := writePart(t, randomSpans(51, 5, 3), WriteOptions{})
+	require.NoError(t, r.Close())
+	require.NoError(t, r.Close())
+	_, err := r.Trace(model.TraceID{})
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, r.Scan(context.Background(), nil, nil, nil), ErrClosed)
+	it := r.Iter()
+	require.False(t, it.Next())
+	require.ErrorIs(t, it.Err(), ErrClosed)
+}

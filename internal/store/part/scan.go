@@ -1,0 +1,263 @@
+package part
+
+import (
+	"context"
+	"hash/crc32"
+
+	"github.com/ariadne-tracing/ariadne/internal/model"
+	"github.com/ariadne-tracing/ariadne/internal/store/part/bloom"
+)
+
+// Filter selects spans for Scan. The zero Filter selects every span.
+type Filter struct {
+	// MinStart and MaxStart bound the span start time (unix nanoseconds,
+	// inclusive); 0 means unbounded.
+	MinStart, MaxStart int64
+	// MinDuration and MaxDuration bound End-Start (nanoseconds,
+	// inclusive); 0 means unbounded.
+	MinDuration, MaxDuration int64
+	// Services: the span's service (its resource's service.name) must be
+	// one of these; empty means any.
+	Services []string
+	// Tokens prune granules only: a granule is skipped when one of the
+	// tokens is certainly absent from it. A token is KeyToken(key) (the key
+	// is present on some span, event, link, resource or scope of the
+	// granule) or the AttrToken form "key=value" for string, int and bool
+	// values. Scan does not check tokens per span: the caller must check
+	// the attributes of the spans it is given.
+	Tokens []string
+}
+
+// Scan calls pre and fn for the spans of the part that satisfy f's time,
+// duration and service conditions, in stored order, skipping the granules
+// whose index or token filter shows that they hold no such span (and, with
+// Tokens, granules where a token is certainly absent).
+//
+// For each such span pre is called first with the cheap fields set
+// (TraceID, SpanID, ParentID, Name, Kind, StatusCode, Start, End, Resource,
+// Scope; the others are zero). Only if pre returns true (or pre is nil) are
+// the other fields decoded and fn called with the complete span. Scan stops
+// when fn returns false (and returns nil) or when ctx is done (and returns
+// ctx.Err()).
+//
+// The *model.Span passed to pre and fn and the slices it references
+// (Attrs, Events, Links) are reused after the call returns: a caller that
+// keeps anything must copy it. Strings are not reused and may be kept.
+// Resource and Scope are shared with the Reader and must not be modified.
+func (r *Reader) Scan(ctx context.Context, f *Filter, pre, fn func(*model.Span) bool) error {
+	if r.closed.Load() {
+		return ErrClosed
+	}
+	if f == nil {
+		f = &Filter{}
+	}
+	ft := r.ft
+	if ft.spans == 0 || !overlaps(ft.minStart, ft.maxStart, f.MinStart, f.MaxStart) ||
+		!overlaps(ft.minDur, ft.maxDur, f.MinDuration, f.MaxDuration) {
+		return nil
+	}
+	var svcWanted []bool // by service index; nil: any service
+	if len(f.Services) > 0 {
+		svcWanted = make([]bool, len(ft.services))
+		any := false
+		for _, s := range f.Services {
+			for i, name := range ft.services {
+				if name == s {
+					svcWanted[i] = true
+					any = true
+				}
+			}
+		}
+		if !any {
+			return nil
+		}
+	}
+	tokens := make([]uint64, len(f.Tokens))
+	for i, t := range f.Tokens {
+		tokens[i] = bloom.HashString(t)
+	}
+	var tokBuf []byte
+	var span model.Span
+	for gi := range ft.granules {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		g := &ft.granules[gi]
+		if !overlaps(g.minStart, g.maxStart, f.MinStart, f.MaxStart) ||
+			!overlaps(g.minDur, g.maxDur, f.MinDuration, f.MaxDuration) {
+			continue
+		}
+		if svcWanted != nil && !anyService(g.services, svcWanted) {
+			continue
+		}
+		if len(tokens) > 0 {
+			var ok bool
+			var err error
+			if ok, tokBuf, err = r.granuleMayContain(g, tokens, tokBuf); err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+		}
+		stop, err := r.scanGranule(gi, f, svcWanted, &span, pre, fn)
+		if err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+// overlaps reports whether [lo, hi] intersects the filter range [min, max]
+// (0 = unbounded).
+func overlaps(lo, hi, min, max int64) bool {
+	return (min == 0 || hi >= min) && (max == 0 || lo <= max)
+}
+
+func anyService(have []uint32, wanted []bool) bool {
+	for _, s := range have {
+		if wanted[s] {
+			return true
+		}
+	}
+	return false
+}
+
+// granuleMayContain reads granule g's token filter and reports whether it
+// may contain every token.
+func (r *Reader) granuleMayContain(g *granule, tokens []uint64, buf []byte) (bool, []byte, error) {
+	if cap(buf) < g.tokens.size {
+		buf = make([]byte, g.tokens.size)
+	}
+	buf = buf[:g.tokens.size]
+	if err := r.readAt(buf, g.tokens.off); err != nil {
+		return false, buf, err
+	}
+	if r.verify && crc32.Checksum(buf, castagnoli) != g.tokens.crc {
+		return false, buf, r.corrupt(g.tokens.off, "token filter checksum mismatch", nil)
+	}
+	bf, err := bloom.Decode(buf)
+	if err != nil {
+		return false, buf, r.corrupt(g.tokens.off, "token filter", err)
+	}
+	for _, h := range tokens {
+		if !bf.MayContain(h) {
+			return false, buf, nil
+		}
+	}
+	return true, buf, nil
+}
+
+func (r *Reader) scanGranule(gi int, f *Filter, svcWanted []bool, span *model.Span, pre, fn func(*model.Span) bool) (stop bool, err error) {
+	gd := getGdec(r, gi)
+	defer putGdec(gd)
+	if err := gd.readCols(0, firstHeavy); err != nil {
+		return true, err
+	}
+	if err := gd.decodeRuns(); err != nil {
+		return true, err
+	}
+	if err := gd.decodeCheap(gd.n); err != nil {
+		return true, err
+	}
+	heavy := false
+	for i := 0; i < gd.n; i++ {
+		st, d := gd.start[i], gd.end[i]-gd.start[i]
+		if f.MinStart != 0 && st < f.MinStart || f.MaxStart != 0 && st > f.MaxStart ||
+			f.MinDuration != 0 && d < f.MinDuration || f.MaxDuration != 0 && d > f.MaxDuration {
+			continue
+		}
+		if svcWanted != nil && !svcWanted[gd.dict.resSvc[gd.res[i]]] {
+			continue
+		}
+		gd.cheapSpan(i, span)
+		if pre != nil && !pre(span) {
+			continue
+		}
+		if !heavy {
+			if err := gd.readCols(firstHeavy, numCols); err != nil {
+				return true, err
+			}
+			heavy = true
+		}
+		if err := gd.heavySpan(i, span, true); err != nil {
+			return true, err
+		}
+		if !fn(span) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Iter is a cursor over every span of a part in stored order, decoding one
+// granule at a time. It is not safe for concurrent use (create one per
+// goroutine).
+type Iter struct {
+	r    *Reader
+	gi   int
+	gd   *gdec
+	i    int
+	span model.Span
+	err  error
+	done bool
+}
+
+// Iter returns a cursor positioned before the first span.
+func (r *Reader) Iter() *Iter { return &Iter{r: r} }
+
+// Next advances to the next span. It returns false at the end or on error
+// (see Err); it then releases the cursor's buffers.
+func (it *Iter) Next() bool {
+	for it.err == nil && !it.done {
+		if it.gd != nil && it.i < it.gd.n {
+			it.gd.cheapSpan(it.i, &it.span)
+			if it.err = it.gd.heavySpan(it.i, &it.span, true); it.err != nil {
+				break
+			}
+			it.i++
+			return true
+		}
+		it.release()
+		if it.r.closed.Load() {
+			it.err = ErrClosed
+			break
+		}
+		if it.gi >= len(it.r.ft.granules) {
+			return false
+		}
+		gd := getGdec(it.r, it.gi)
+		it.gi++
+		it.gd, it.i = gd, 0
+		if it.err = gd.readCols(0, numCols); it.err != nil {
+			break
+		}
+		if it.err = gd.decodeRuns(); it.err != nil {
+			break
+		}
+		it.err = gd.decodeCheap(gd.n)
+	}
+	it.release()
+	return false
+}
+
+// Span returns the current span. It and the slices it references are valid
+// until the next call to Next; strings may be kept.
+func (it *Iter) Span() *model.Span { return &it.span }
+
+// Err returns the error that ended the iteration, if any.
+func (it *Iter) Err() error { return it.err }
+
+// Close releases the cursor's buffers; the cursor then reports no more
+// spans. It is safe to call more than once.
+func (it *Iter) Close() {
+	it.done = true
+	it.release()
+}
+
+func (it *Iter) release() {
+	if it.gd != nil {
+		putGdec(it.gd)
+		it.gd = nil
+	}
+}
