@@ -202,6 +202,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	if s == "0" {
 		return 0, nil
 	}
+	if s == "" {
+		return 0, errors.New("empty duration (examples: 30s, 15m, 2h, 7d)")
+	}
 	var days int64
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 64)

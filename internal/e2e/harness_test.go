@@ -216,3 +216,5 @@ func (s *server) postOTLP(contentType string, body []byte, headers ...string) (i
 }
 
 func spanCount(td ptrace.Traces) int { return td.SpanCount() }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }

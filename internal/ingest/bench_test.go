@@ -82,6 +82,7 @@ func BenchmarkConvert(b *testing.B) {
 	c := NewConverter(Limits{MaxSpansPerTrace: 1 << 30})
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		r := c.Convert(td, start)
 		if len(r.Spans) != n {
@@ -89,4 +90,5 @@ func BenchmarkConvert(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/span")
+	reportCPU(b, cpu, n)
 }

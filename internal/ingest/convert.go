@@ -132,7 +132,7 @@ func (c *Converter) Convert(td ptrace.Traces, now time.Time) Result {
 		}
 	}
 	if len(st.spans) > 0 {
-		st.spans = c.traces.admit(st.spans, uint32(c.lim.MaxSpansPerTrace), &st.overLimit)
+		st.spans = c.traces.admit(st.spans, uint32(min(int64(c.lim.MaxSpansPerTrace), math.MaxUint32)), &st.overLimit)
 		if n := st.overLimit.n; n > 0 {
 			for i := range st.overLimit.first[:min(n, len(st.overLimit.first))] {
 				s := &st.overLimit.first[i]

@@ -64,7 +64,7 @@ type Limits struct {
 	MaxFutureSkew time.Duration
 	// TrackedTraces is the number of most recently started trace IDs whose
 	// span counts a Converter remembers for MaxSpansPerTrace. Memory is
-	// about 40 bytes per tracked trace. Default 262144.
+	// about 60 bytes per tracked trace. Default 262144 (15 MiB).
 	TrackedTraces int
 }
 

@@ -69,6 +69,11 @@ func (t *traceCounter) lookup(id model.TraceID) uint32 {
 		return n
 	}
 	if len(t.ring) < t.capacity {
+		if len(t.ring) == cap(t.ring) { // grow, but never past capacity
+			ring := make([]model.TraceID, len(t.ring), min(max(2*cap(t.ring), 1024), t.capacity))
+			copy(ring, t.ring)
+			t.ring = ring
+		}
 		t.ring = append(t.ring, id)
 	} else {
 		delete(t.counts, t.ring[t.next])

@@ -455,6 +455,27 @@ func init() {
 			if a.op.cost() == 1 {
 				s.cheap = append(s.cheap, j)
 			}
+			missing := false
+			switch a.op {
+			case opDB:
+				missing = len(s.db.queries) == 0
+			case opCache:
+				missing = len(s.redis) == 0
+			case opExternal:
+				missing = len(s.externals) == 0
+			case opInternal:
+				missing = len(s.internal) == 0
+			case opHTTPClient:
+				missing = services[a.target].proto != protoHTTP
+			case opRPCClient:
+				missing = services[a.target].proto != protoGRPC
+			}
+			if missing || a.weight <= 0 {
+				panic("loadgen: service " + s.name + " has an action without data to draw from")
+			}
+		}
+		if len(exceptions[s.lang]) == 0 {
+			panic("loadgen: no exceptions for language " + s.lang)
 		}
 		if len(s.cheap) == 0 {
 			panic("loadgen: service " + s.name + " has no single-span action")

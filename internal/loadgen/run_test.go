@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -205,7 +205,7 @@ func TestRunDeliversEverything(t *testing.T) {
 			var ids, out bytes.Buffer
 			cfg := srv.cfg
 			cfg.Endpoint = endpoint
-			cfg.TotalSpans = 20_000
+			cfg.TotalSpans = 10_000
 			cfg.Workers = 3
 			cfg.Headers = map[string]string{"X-Tenant": "bench"}
 			cfg.TraceIDsOut = &ids
@@ -213,7 +213,7 @@ func TestRunDeliversEverything(t *testing.T) {
 			require.NoError(t, err)
 			s := live.snapshot()
 
-			require.EqualValues(t, 20_000, res.Sent)
+			require.EqualValues(t, 10_000, res.Sent)
 			require.Equal(t, res.Sent, res.Accepted)
 			require.Zero(t, res.Rejected+res.Refused+res.Failed+res.Dropped+res.Retries, res.LastError)
 			require.Equal(t, int(res.Sent), s.accepted, "sent == received")
@@ -238,7 +238,7 @@ func TestRunDeliversEverything(t *testing.T) {
 			}
 			require.Equal(t, len(s.traces), lines)
 			require.Contains(t, out.String(), "summary:")
-			require.Contains(t, out.String(), "sent=20000 ")
+			require.Contains(t, out.String(), "sent=10000 ")
 			require.Regexp(t, `bytes/span=\d+`, out.String())
 		})
 	}
@@ -392,6 +392,27 @@ func TestConfigErrors(t *testing.T) {
 		_, err := Run(context.Background(), cfg, nil)
 		require.Error(t, err, "%+v", cfg)
 	}
+}
+
+// FuzzResponseBodies feeds arbitrary server responses to the parsers of
+// error and partial-success bodies; they must never panic.
+func FuzzResponseBodies(f *testing.F) {
+	st, err := proto.Marshal(status.New(codes.Unavailable, "overloaded").Proto())
+	require.NoError(f, err)
+	ps := ptraceotlp.NewExportResponse()
+	ps.PartialSuccess().SetRejectedSpans(3)
+	ps.PartialSuccess().SetErrorMessage("too old")
+	psb, err := ps.MarshalProto()
+	require.NoError(f, err)
+	for _, seed := range [][]byte{nil, st, psb, []byte("rate limited\n"), {0x12, 0xff, 0xff}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = statusMessage(b)
+		r := partialSuccess(b)
+		require.Equal(t, outcomeOK, r.outcome)
+		_ = parseRetryAfter(string(b), time.Now())
+	})
 }
 
 func TestParseRetryAfter(t *testing.T) {

@@ -18,12 +18,12 @@ type Scope uint8
 
 // Attribute scopes.
 const (
-	ScopeAny      Scope = iota // any of the scopes below
-	ScopeSpan                  // span attributes
-	ScopeResource              // resource attributes
-	ScopeEvent                 // attributes of any of the span's events
-	ScopeLink                  // attributes of any of the span's links
-	ScopeInstrumentation       // instrumentation scope attributes
+	ScopeAny             Scope = iota // any of the scopes below
+	ScopeSpan                         // span attributes
+	ScopeResource                     // resource attributes
+	ScopeEvent                        // attributes of any of the span's events
+	ScopeLink                         // attributes of any of the span's links
+	ScopeInstrumentation              // instrumentation scope attributes
 )
 
 // Op is a comparison operator.

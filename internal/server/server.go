@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -80,7 +81,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			MaxFutureSkew:     time.Duration(cfg.Ingest.MaxFutureSkew),
 		},
 		MaxConcurrentRequests: cfg.Ingest.MaxConcurrentRequests,
-	}, db, reg, log.With("component", "otlp"))
+	}, db, reg, log)
 	if err != nil {
 		_ = db.Shutdown(context.Background())
 		return nil, err
@@ -89,6 +90,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	mux := http.NewServeMux()
 	api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout)).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {

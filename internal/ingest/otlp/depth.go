@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -81,31 +82,40 @@ func (errTooDeep) Error() string {
 	return fmt.Sprintf("attribute values nest more than %d levels deep", maxNesting)
 }
 
+// errGroup is returned by checkNesting for protobuf groups.
+var errGroup = errors.New("protobuf groups (wire types 3 and 4) are not supported")
+
 // checkNesting walks an ExportTraceServiceRequest in protobuf form and
-// returns errTooDeep if attribute values nest more than maxNesting levels.
-// It reports nothing else: where the input is malformed it stops and
-// returns nil, and the decoder, which parses every field this walk parses,
-// reports the problem.
+// returns errTooDeep if attribute values nest more than maxNesting levels,
+// errGroup if it holds a group. Where the input is otherwise malformed it
+// stops and returns nil: the decoder parses every field this walk parses,
+// in the same way, so it reports the problem at or before that point,
+// and before it could recurse any deeper than this walk did.
 func checkNesting(b []byte) error {
-	if deep, _ := walk(b, kRequest, 0); deep {
+	deep, _, group := walk(b, kRequest, 0)
+	switch {
+	case deep:
 		return errTooDeep{}
+	case group:
+		return errGroup
 	}
 	return nil
 }
 
 // walk scans message b of kind k at AnyValue depth depth. It returns
-// deep if the limit is exceeded, malformed if it could not parse b.
-func walk(b []byte, k kind, depth int) (deep, malformed bool) {
+// deep if the limit is exceeded, group if b holds a group, malformed if
+// it could not parse b.
+func walk(b []byte, k kind, depth int) (deep, malformed, group bool) {
 	if k == kAnyValue {
 		depth++
 		if depth > maxNesting {
-			return true, false
+			return true, false, false
 		}
 	}
 	for len(b) > 0 {
 		tag, n := uvarint(b)
 		if n <= 0 {
-			return false, true
+			return false, true, false
 		}
 		b = b[n:]
 		field, wire := tag>>3, tag&7
@@ -113,50 +123,47 @@ func walk(b []byte, k kind, depth int) (deep, malformed bool) {
 		case 0: // varint
 			_, n = uvarint(b)
 			if n <= 0 {
-				return false, true
+				return false, true, false
 			}
 			b = b[n:]
 		case 1: // fixed64
 			if len(b) < 8 {
-				return false, true
+				return false, true, false
 			}
 			b = b[8:]
 		case 5: // fixed32
 			if len(b) < 4 {
-				return false, true
+				return false, true, false
 			}
 			b = b[4:]
 		case 2: // length-delimited
 			l, n := uvarint(b)
 			if n <= 0 || l > uint64(len(b)-n) {
-				return false, true
+				return false, true, false
 			}
 			sub := b[n : n+int(l)]
 			b = b[n+int(l):]
 			if c := child(k, field); c != kNone {
 				if c == kAnyValue && scalarValue(sub) {
 					if depth+1 > maxNesting {
-						return true, false
+						return true, false, false
 					}
 					continue
 				}
-				if deep, malformed := walk(sub, c, depth); deep || malformed {
-					return deep, malformed
+				if deep, malformed, group := walk(sub, c, depth); deep || malformed || group {
+					return deep, malformed, group
 				}
 			}
 		case 3, 4:
-			// Groups: the decoder skips them as unknown fields without
-			// recursion; they cannot hold an AnyValue it decodes. Stop
-			// here if the group is unterminated.
-			var ok bool
-			if b, ok = skipGroup(b, wire); !ok {
-				return false, true
-			}
+			// Groups (deprecated, never used by OTLP): pdata's decoder
+			// skips them inconsistently, and may then decode their
+			// contents as fields, so they are refused outright.
+			return false, false, true
 		default:
-			return false, true
+			return false, true, false
 		}
 	}
-	return false, false
+	return false, false, false
 }
 
 // scalarValue reports whether AnyValue v is exactly one string, bool,
@@ -176,51 +183,4 @@ func scalarValue(v []byte) bool {
 		return len(v) == 9
 	}
 	return false
-}
-
-// skipGroup skips the rest of a group whose start (wire 3) or stray end
-// (wire 4) tag was just read, as the decoder does.
-func skipGroup(b []byte, wire uint64) ([]byte, bool) {
-	if wire == 4 {
-		return b, false
-	}
-	depth := 1
-	for depth > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 {
-			return b, false
-		}
-		b = b[n:]
-		switch tag & 7 {
-		case 0:
-			_, n = binary.Uvarint(b)
-			if n <= 0 {
-				return b, false
-			}
-			b = b[n:]
-		case 1:
-			if len(b) < 8 {
-				return b, false
-			}
-			b = b[8:]
-		case 5:
-			if len(b) < 4 {
-				return b, false
-			}
-			b = b[4:]
-		case 2:
-			l, n := binary.Uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return b, false
-			}
-			b = b[n+int(l):]
-		case 3:
-			depth++
-		case 4:
-			depth--
-		default:
-			return b, false
-		}
-	}
-	return b, true
 }

@@ -164,7 +164,7 @@ var (
 )
 
 func traceID(b byte) pcommon.TraceID { return pcommon.TraceID{0: 0xab, 15: b} }
-func spanID(b byte) pcommon.SpanID    { return pcommon.SpanID{0: 0xcd, 7: b} }
+func spanID(b byte) pcommon.SpanID   { return pcommon.SpanID{0: 0xcd, 7: b} }
 
 // traces builds a request with one resource and one scope holding the
 // given spans, each changed by its function.

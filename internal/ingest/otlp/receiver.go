@@ -270,13 +270,13 @@ func (r *Receiver) export(ctx context.Context, protocol string, td ptrace.Traces
 	if n := len(res.Spans); n > 0 {
 		if err := r.consumer.Append(ctx, res.Spans); err != nil {
 			r.conv.Forget(res.Spans)
-			reason := refusedOverloaded
+			reason := refusedStoreError
 			switch {
 			case errors.Is(err, store.ErrOverloaded):
-			case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-				reason = refusedStoreError
+				reason = refusedOverloaded
+			case errors.Is(err, store.ErrClosed), ctx.Err() != nil:
+				// Shutting down, or the client gave up: nothing to log.
 			default:
-				reason = refusedStoreError
 				r.log.Error("storing spans failed", "protocol", protocol, "spans", n, "err", err)
 			}
 			r.m.refused.WithLabelValues(reason).Add(float64(n))

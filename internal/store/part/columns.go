@@ -31,22 +31,24 @@ func (k *keyDict) lookup(key string) (uint32, bool) {
 // appendAttrsCol appends the attrs-column encoding of attrs: a count, then
 // per attribute uvarint(ref<<3|type) where ref is the key's dictionary
 // index plus one, or 0 followed by the key as a string; then the value as
-// model.AppendAttr writes it.
-func appendAttrsCol(dst []byte, attrs []model.Attr, keys *keyDict) []byte {
+// model.AppendAttr writes it. It sets refs[i] to the ref of attrs[i].
+func appendAttrsCol(dst []byte, attrs []model.Attr, keys *keyDict, refs []uint32) ([]byte, []uint32) {
 	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
+	refs = refs[:0]
 	for i := range attrs {
 		a := &attrs[i]
 		ref := uint64(0)
 		if k, ok := keys.lookup(a.Key); ok {
 			ref = uint64(k) + 1
 		}
+		refs = append(refs, uint32(ref))
 		dst = binary.AppendUvarint(dst, ref<<3|uint64(a.Type&7))
 		if ref == 0 {
 			dst = model.AppendString(dst, a.Key)
 		}
 		dst = appendValue(dst, a)
 	}
-	return dst
+	return dst, refs
 }
 
 func appendValue(dst []byte, a *model.Attr) []byte {

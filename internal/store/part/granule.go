@@ -23,13 +23,16 @@ type gdec struct {
 	decoded int
 	runIDs  []model.TraceID
 	runEnd  []int32 // end (exclusive) of each run
-	run     []int32 // run of each span
-	parent  []model.SpanID
-	start   []int64
-	end     []int64
-	name    []string
-	res     []uint32
-	scope   []uint32
+	// runHeavy[k] are the offsets of run k in the heavy columns;
+	// runHeavy[len(runs)] their lengths.
+	runHeavy [][numCols - firstHeavy]uint64
+	run      []int32 // run of each span
+	parent   []model.SpanID
+	start    []int64
+	end      []int64
+	name     []string
+	res      []uint32
+	scope    []uint32
 
 	// Heavy columns: one cursor per column, at span heavyPos[c].
 	heavy    [numCols - firstHeavy]*model.Decoder
@@ -132,8 +135,27 @@ func (gd *gdec) decodeRuns() error {
 		}
 		gd.runEnd = append(gd.runEnd, int32(end))
 	}
-	if end != uint64(gd.n) || len(d.Rest()) != 0 || d.Err() != nil {
+	if end != uint64(gd.n) {
 		return gd.corrupt(colTrace, "runs do not cover the granule", d.Err())
+	}
+	gd.runHeavy = append(gd.runHeavy[:0], [numCols - firstHeavy]uint64{})
+	for i := 0; i < nr; i++ {
+		next := gd.runHeavy[i]
+		for c := range next {
+			next[c] += d.Uvarint()
+			if next[c] > uint64(gd.g.cols[firstHeavy+c].raw) {
+				return gd.corrupt(colTrace, "run offsets exceed a column", d.Err())
+			}
+		}
+		gd.runHeavy = append(gd.runHeavy, next)
+	}
+	for c, n := range gd.runHeavy[nr] {
+		if n != uint64(gd.g.cols[firstHeavy+c].raw) {
+			return gd.corrupt(colTrace, "run offsets do not cover a column", d.Err())
+		}
+	}
+	if len(d.Rest()) != 0 || d.Err() != nil {
+		return gd.corrupt(colTrace, "trailing bytes", d.Err())
 	}
 	if gd.runIDs[0] != gd.g.first {
 		return gd.corrupt(colTrace, "first trace ID differs from the footer", nil)
@@ -244,6 +266,19 @@ func (gd *gdec) cheapSpan(i int, s *model.Span) {
 		Scope:      gd.dict.scopes[gd.scope[i]],
 	}
 	copy(s.SpanID[:], gd.cols[colSpanID][8*i:])
+}
+
+// seekRun positions the heavy column cursors at the first span of run k.
+// readCols of the heavy columns and decodeRuns must have succeeded.
+func (gd *gdec) seekRun(k int) {
+	from := 0
+	if k > 0 {
+		from = int(gd.runEnd[k-1])
+	}
+	for c := range gd.heavy {
+		gd.heavy[c] = model.NewDecoder(gd.cols[firstHeavy+c][gd.runHeavy[k][c]:])
+		gd.heavyPos[c] = from
+	}
 }
 
 // heavySpan decodes the heavy fields of span i into s. Spans must be

@@ -98,7 +98,7 @@ const (
 
 // Defaults for WriteOptions.
 const (
-	DefaultGranuleSpans = 4096
+	DefaultGranuleSpans = 2048
 	DefaultGranuleBytes = 8 << 20
 	DefaultTopValues    = 50
 )

@@ -20,7 +20,9 @@ import (
 // decompressed only when a call needs them. A Reader is safe for
 // concurrent use by many goroutines.
 type Reader struct {
-	f      *os.File
+	ra     io.ReaderAt
+	f      *os.File // nil unless opened by Open
+	size   int64
 	path   string
 	ft     *footer
 	meta   *Meta
@@ -51,9 +53,31 @@ func open(path string, verify bool) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open part: %w", err)
 	}
-	r := &Reader{f: f, path: path, verify: verify}
-	if err := r.load(); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
+		return nil, fmt.Errorf("open part: %w", err)
+	}
+	r, err := newReader(f, st.Size(), path, verify)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r.f = f
+	return r, nil
+}
+
+// NewReader reads a part of size bytes from ra (for parts not in a local
+// file, such as in an object store; ra must be safe for concurrent
+// ReadAt). name is used in errors and by Path. Close does not close ra.
+// Errors are as for Open.
+func NewReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
+	return newReader(ra, size, name, true)
+}
+
+func newReader(ra io.ReaderAt, size int64, name string, verify bool) (*Reader, error) {
+	r := &Reader{ra: ra, size: size, path: name, verify: verify}
+	if err := r.load(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -69,8 +93,11 @@ func (r *Reader) readAt(b []byte, off int64) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
-	_, err := r.f.ReadAt(b, off)
-	if errors.Is(err, io.EOF) {
+	n, err := r.ra.ReadAt(b, off)
+	if n == len(b) {
+		return nil // io.ReaderAt may return io.EOF with a full read at the end
+	}
+	if err == nil || errors.Is(err, io.EOF) {
 		return r.corrupt(off, "unexpected end of file", nil)
 	}
 	if err != nil {
@@ -80,11 +107,7 @@ func (r *Reader) readAt(b []byte, off int64) error {
 }
 
 func (r *Reader) load() error {
-	st, err := r.f.Stat()
-	if err != nil {
-		return fmt.Errorf("open part: %w", err)
-	}
-	size := st.Size()
+	size := r.size
 	if size < headerSize+trailerSize {
 		return r.corrupt(0, fmt.Sprintf("file of %d bytes is too short", size), nil)
 	}
@@ -184,10 +207,11 @@ func (r *Reader) MayContain(id model.TraceID) bool {
 	return r.bloom.MayContain(bloom.Hash(id[:]))
 }
 
-// Close closes the file. Calls made after Close return ErrClosed; calls in
-// flight may fail with an I/O error.
+// Close closes the file (of a Reader from Open). Calls made after Close
+// return ErrClosed; calls in flight may fail with an I/O error. Closing
+// twice is a no-op.
 func (r *Reader) Close() error {
-	if r.closed.Swap(true) {
+	if r.closed.Swap(true) || r.f == nil {
 		return nil
 	}
 	return r.f.Close()
@@ -301,6 +325,7 @@ func (r *Reader) traceInGranule(gi int, id model.TraceID, out []model.Span) ([]m
 	if err := gd.decodeCheap(to); err != nil {
 		return out, err
 	}
+	gd.seekRun(k)
 	for i := from; i < to; i++ {
 		out = append(out, model.Span{})
 		s := &out[len(out)-1]

@@ -52,8 +52,9 @@ type chunk struct {
 }
 
 type run struct {
-	id model.TraceID
-	n  int
+	id    model.TraceID
+	n     int
+	heavy [numCols - firstHeavy]int // bytes of the run in each heavy column
 }
 
 func (c *chunk) bytes() int {
@@ -143,6 +144,9 @@ type Writer struct {
 
 	cols       [firstHeavy][]byte
 	out        []byte
+	refs       []uint32  // key refs of the span being added
+	keyTop     []*topKey // top-value counters by key dictionary index
+	set        []uint64  // hash set for distinct tokens
 	parentIdx  map[model.SpanID]int32
 	svcScratch []uint32
 	scratch    []byte
@@ -281,7 +285,7 @@ func (w *Writer) Add(s *model.Span) error {
 	for c := range p.heavy {
 		ws.heavy[c] = uint32(len(p.heavy[c]))
 	}
-	p.heavy[0] = appendAttrsCol(p.heavy[0], s.Attrs, &w.keys)
+	p.heavy[0], w.refs = appendAttrsCol(p.heavy[0], s.Attrs, &w.keys, w.refs)
 	p.heavy[1] = model.AppendEvents(p.heavy[1], s.Events, s.Start)
 	p.heavy[2] = model.AppendLinks(p.heavy[2], s.Links)
 	p.heavy[3] = appendMisc(p.heavy[3], s)
@@ -315,8 +319,8 @@ func (w *Writer) Add(s *model.Span) error {
 		p.tokens = w.th.add(p.tokens, s.Links[i].Attrs)
 	}
 	for i := range s.Attrs {
-		if a := &s.Attrs[i]; a.Type == model.TypeStr {
-			w.top.add(w.top.key(a.Key), a.Str, 1)
+		if a := &s.Attrs[i]; a.Type == model.TypeStr && len(a.Str) <= maxTopValueLen {
+			w.top.add(w.topKey(a.Key, w.refs[i]), a.Str, 1)
 		}
 	}
 	re := &w.res.entries[ws.res]
@@ -342,6 +346,59 @@ func (w *Writer) Add(s *model.Span) error {
 	}
 	w.spans++
 	return nil
+}
+
+// topKey returns the top-value counters of key, whose attrs-column ref
+// (dictionary index + 1, or 0) is ref.
+func (w *Writer) topKey(key string, ref uint32) *topKey {
+	if ref == 0 {
+		return w.top.key(key)
+	}
+	i := int(ref - 1)
+	for len(w.keyTop) <= i {
+		w.keyTop = append(w.keyTop, nil)
+	}
+	if w.keyTop[i] == nil {
+		w.keyTop[i] = w.top.key(key) // nil when no more keys are tracked: looked up again, cheaply
+	}
+	return w.keyTop[i]
+}
+
+// distinct removes duplicate hashes from hs in place, keeping the first of
+// each, with an open-addressing hash set (the hashes are well mixed).
+func (w *Writer) distinct(hs []uint64) []uint64 {
+	size := 16
+	for size < 2*len(hs) {
+		size *= 2
+	}
+	if cap(w.set) < size {
+		w.set = make([]uint64, size)
+	}
+	set := w.set[:size]
+	clear(set)
+	mask := uint64(size - 1)
+	out := hs[:0]
+	zero := false
+	for _, h := range hs {
+		if h == 0 { // 0 marks an empty slot
+			if !zero {
+				zero = true
+				out = append(out, h)
+			}
+			continue
+		}
+		for i := h & mask; ; i = (i + 1) & mask {
+			if set[i] == h {
+				break
+			}
+			if set[i] == 0 {
+				set[i] = h
+				out = append(out, h)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // truncatePending removes the heavy bytes appended for ws.
@@ -459,7 +516,11 @@ func (w *Writer) commitPending() {
 	if len(g.spans) == 0 {
 		g.cont = p.cont
 	}
-	g.runs = append(g.runs, run{id: w.prevID, n: len(p.spans)})
+	rn := run{id: w.prevID, n: len(p.spans)}
+	for c := range p.heavy {
+		rn.heavy[c] = len(p.heavy[c])
+	}
+	g.runs = append(g.runs, rn)
 	g.spans = append(g.spans, p.spans...)
 	for c := range p.heavy {
 		g.heavy[c] = append(g.heavy[c], p.heavy[c]...)
@@ -502,6 +563,11 @@ func (w *Writer) flushGranule() {
 		cols[colTrace] = binary.AppendUvarint(cols[colTrace], uint64(r.n))
 		gm.minStart = min(gm.minStart, g.spans[pos].start) // spans of a run are sorted by start
 		pos += r.n
+	}
+	for _, r := range g.runs {
+		for _, n := range r.heavy {
+			cols[colTrace] = binary.AppendUvarint(cols[colTrace], uint64(n))
+		}
 	}
 	gm.maxStart = math.MinInt64
 	gm.minDur, gm.maxDur = math.MaxInt64, math.MinInt64
@@ -565,8 +631,7 @@ func (w *Writer) flushGranule() {
 		}
 		gm.cols[c] = w.writeBlock(raw, true)
 	}
-	slices.Sort(g.tokens)
-	tokens := slices.Compact(g.tokens)
+	tokens := w.distinct(g.tokens)
 	bf := bloom.New(len(tokens), tokenFPRate)
 	for _, h := range tokens {
 		bf.Add(h)

@@ -63,20 +63,26 @@ func compress(dst, raw []byte, level zstd.EncoderLevel) ([]byte, byte) {
 	return append(dst[:n], raw...), codecRaw
 }
 
-// decompress appends exactly rawLen decompressed bytes of src to dst[:0].
+// decompress decompresses src, which must decompress to exactly rawLen
+// bytes, into dst[:0] (reallocated with some headroom if too small). The
+// result keeps the capacity of the buffer, for reuse.
 func decompress(dst, src []byte, rawLen int) ([]byte, error) {
 	if rawLen < 0 || rawLen > maxBlockRaw {
 		return nil, fmt.Errorf("block size %d out of range", rawLen)
 	}
 	if cap(dst) < rawLen {
-		dst = make([]byte, 0, rawLen)
+		dst = make([]byte, 0, rawLen+rawLen/4)
 	}
+	// The capacity limit makes DecodeAll fail rather than grow past rawLen.
 	out, err := decoder().DecodeAll(src, dst[:0:rawLen])
 	if err != nil {
 		return nil, err
 	}
 	if len(out) != rawLen {
 		return nil, fmt.Errorf("block decompressed to %d bytes, want %d", len(out), rawLen)
+	}
+	if rawLen > 0 && &out[0] == &dst[:1][0] {
+		return dst[:rawLen], nil
 	}
 	return out, nil
 }

@@ -1,0 +1,187 @@
+package part
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ariadne-tracing/ariadne/internal/model"
+)
+
+var benchDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+type benchData struct {
+	path string
+	ids  []model.TraceID
+}
+
+var (
+	benchMu    sync.Mutex
+	benchParts = map[string]*benchData{}
+)
+
+// benchPart writes (once per process) parts of realistic spans, n spans in
+// each, and returns them with a sample of their trace IDs.
+func benchPart(b *testing.B, n, parts int) []*benchData {
+	b.Helper()
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if benchDir == "" {
+		d, err := os.MkdirTemp("", "ariadne-part-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDir = d
+	}
+	var out []*benchData
+	for p := 0; p < parts; p++ {
+		key := fmt.Sprintf("%d-%d", n, p)
+		if bd, ok := benchParts[key]; ok {
+			out = append(out, bd)
+			continue
+		}
+		spans := realistic(uint64(1000+p), n, 1_700_000_000e9+int64(p)*3600e9, 3600e9)
+		bd := &benchData{path: filepath.Join(benchDir, key+".part")}
+		if _, err := Write(bd.path, spans, WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		seen := map[model.TraceID]bool{}
+		for i := range spans {
+			if !seen[spans[i].TraceID] {
+				seen[spans[i].TraceID] = true
+				bd.ids = append(bd.ids, spans[i].TraceID)
+			}
+		}
+		benchParts[key] = bd
+		out = append(out, bd)
+	}
+	return out
+}
+
+func BenchmarkWrite(b *testing.B) {
+	spans := realistic(1, 200_000, 1_700_000_000e9, 15*60e9)
+	sorted := sortedCopy(spans)
+	dir := b.TempDir()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var size int64
+	for i := 0; i < b.N; i++ {
+		path := filepath.Join(dir, "p.part")
+		w, err := Create(path, WriteOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range sorted {
+			if err := w.Add(&sorted[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		m, err := w.Finish()
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = m.Size
+	}
+	b.ReportMetric(float64(len(spans))*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+	b.ReportMetric(float64(size)/float64(len(spans)), "bytes/span")
+}
+
+// BenchmarkTraceByID looks up random traces the way the store does: a
+// MayContain check on every part, Trace on those that may hold it.
+func BenchmarkTraceByID(b *testing.B) {
+	for _, c := range []struct{ spans, parts int }{{1_000_000, 1}, {1_000_000, 10}} {
+		if c.parts > 1 && os.Getenv("ARIADNE_BENCH_10M") == "" {
+			continue
+		}
+		b.Run(fmt.Sprintf("%dx%d", c.parts, c.spans), func(b *testing.B) {
+			bds := benchPart(b, c.spans, c.parts)
+			var readers []*Reader
+			var ids []model.TraceID
+			for _, bd := range bds {
+				r, err := Open(bd.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer r.Close()
+				readers = append(readers, r)
+				ids = append(ids, bd.ids...)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				id := ids[rng.IntN(len(ids))]
+				t0 := time.Now()
+				n := 0
+				for _, r := range readers {
+					if !r.MayContain(id) {
+						continue
+					}
+					spans, err := r.Trace(id)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += len(spans)
+				}
+				lat = append(lat, time.Since(t0))
+				if n == 0 {
+					b.Fatal("trace not found")
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	bd := benchPart(b, 1_000_000, 1)[0]
+	r, err := Open(bd.path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	m := r.Meta()
+	for _, c := range []struct {
+		name string
+		f    Filter
+		pre  func(*model.Span) bool
+	}{
+		{"all-pre-only", Filter{}, func(*model.Span) bool { return false }},
+		{"service-errors", Filter{Services: []string{"payment"}}, func(s *model.Span) bool { return s.StatusCode == model.StatusError }},
+		{"token-user", Filter{Tokens: []string{"user.id=user-4242"}}, nil},
+		{"last-minute-slow", Filter{MinStart: m.MaxStart - 60e9, MinDuration: 10e6}, nil},
+		{"all-full", Filter{}, nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var visited int
+			for i := 0; i < b.N; i++ {
+				visited = 0
+				err := r.Scan(context.Background(), &c.f, c.pre, func(*model.Span) bool { visited++; return true })
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(m.SpanCount)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+			b.ReportMetric(float64(visited), "matched")
+		})
+	}
+}
