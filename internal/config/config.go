@@ -90,7 +90,7 @@ func Default() Config {
 			MaxLinksPerSpan:       128,
 			MaxSpansPerTrace:      100_000,
 			MaxFutureSkew:         Duration(time.Hour),
-			MaxConcurrentRequests: 256,
+			MaxConcurrentRequests: 64,
 		},
 		Storage: Storage{
 			WALSync:           "always",

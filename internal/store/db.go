@@ -51,7 +51,9 @@ type Options struct {
 	// than this. 0 = unlimited.
 	MaxDiskBytes int64
 	// MergeFanIn is how many parts of one level are merged into one part
-	// of the next level. Default 8.
+	// of the next level. Default 10: with 250,000-span heads, level 1
+	// parts hold ~2.5M spans, level 2 ~25M, level 3 (not merged further)
+	// ~250M, so a span is rewritten at most three times.
 	MergeFanIn int
 	// GranuleSpans is the number of spans per granule in parts; 0 = the
 	// part package default.
@@ -85,7 +87,7 @@ func (o *Options) setDefaults() {
 		o.Retention = 7 * 24 * time.Hour
 	}
 	if o.MergeFanIn < 2 {
-		o.MergeFanIn = 8
+		o.MergeFanIn = 10
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -99,7 +101,7 @@ const (
 	walDir        = "wal"
 	partsDir      = "parts"
 	partitionFmt  = "20060102T1504Z"
-	maxMergeLevel = 5
+	maxMergeLevel = 3
 )
 
 // DB is the embedded trace store. Open it, Start its background work, and

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,12 +73,26 @@ func benchPart(b *testing.B, n, parts int) []*benchData {
 	return out
 }
 
+// cpuTime returns the CPU time (user and system) used by the process so
+// far: it counts work on other goroutines (GC, compression) that wall time
+// on two cores would hide.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWrite writes 200,000 realistic spans, already sorted, through a
+// Writer. cpu-µs/span is process CPU time per span (GC included).
 func BenchmarkWrite(b *testing.B) {
 	spans := realistic(1, 200_000, 1_700_000_000e9, 15*60e9)
 	sorted := sortedCopy(spans)
 	dir := b.TempDir()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	var size int64
 	for i := 0; i < b.N; i++ {
 		path := filepath.Join(dir, "p.part")
@@ -96,8 +111,42 @@ func BenchmarkWrite(b *testing.B) {
 		}
 		size = m.Size
 	}
+	cpu := cpuTime() - cpu0
 	b.ReportMetric(float64(len(spans))*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+	b.ReportMetric(cpu.Seconds()*1e6/float64(len(spans)*b.N), "cpu-µs/span")
 	b.ReportMetric(float64(size)/float64(len(spans)), "bytes/span")
+}
+
+// BenchmarkMerge merges 8 parts of 125,000 realistic spans each (traces
+// interleave by ID, as parts of consecutive time windows do), reading the
+// inputs included. cpu-µs/span is process CPU time per output span.
+func BenchmarkMerge(b *testing.B) {
+	bds := benchPart(b, 125_000, 8)
+	var readers []*Reader
+	for _, bd := range bds {
+		r, err := Open(bd.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		readers = append(readers, r)
+	}
+	dir := b.TempDir()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	var m *Meta
+	for i := 0; i < b.N; i++ {
+		var err error
+		if m, err = Merge(filepath.Join(dir, "m.part"), readers, WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu := cpuTime() - cpu0
+	n := float64(m.SpanCount) * float64(b.N)
+	b.ReportMetric(n/b.Elapsed().Seconds(), "spans/s")
+	b.ReportMetric(cpu.Seconds()*1e6/n, "cpu-µs/span")
+	b.ReportMetric(float64(m.Size)/float64(m.SpanCount), "bytes/span")
 }
 
 // BenchmarkTraceByID looks up random traces the way the store does: a

@@ -164,21 +164,23 @@ func (fd *footerDecoder) failf(format string, args ...any) {
 	}
 }
 
-func (fd *footerDecoder) block(b *blockRef) {
+func (fd *footerDecoder) block(b *blockRef) { fd.blockMax(b, maxBlockRaw) }
+
+func (fd *footerDecoder) blockMax(b *blockRef, limit uint64) {
 	d := fd.d
 	b.codec = d.Byte()
 	size := d.Uvarint()
 	b.raw = -1
 	switch b.codec {
 	case codecRaw:
-		if size > maxBlockRaw {
+		if size > limit {
 			fd.failf("block size %d too large", size)
 			return
 		}
 		b.raw = int(size)
 	case codecZstd:
 		raw := d.Uvarint()
-		if raw > maxBlockRaw || raw == 0 {
+		if raw > limit || raw == 0 {
 			fd.failf("block raw size %d out of range", raw)
 			return
 		}
@@ -304,7 +306,7 @@ func decodeFooter(raw []byte, dataEnd int64) (*footer, error) {
 			fd.failf("granule %d: trace IDs out of order", i)
 		}
 	}
-	fd.block(&f.dict)
+	fd.blockMax(&f.dict, maxDictRaw)
 	fd.block(&f.bloom)
 	if f.bloom.codec != codecRaw {
 		fd.failf("compressed trace filter")

@@ -71,8 +71,11 @@ const (
 // Limits. They bound what a Reader allocates for a corrupt or hostile file
 // and what a Writer accepts.
 const (
-	// maxBlockRaw is the largest decompressed block a Reader accepts.
+	// maxBlockRaw is the largest decompressed granule block a Reader
+	// accepts; maxDictRaw the largest dictionary block (resources are
+	// unbounded in number, so the Writer fails Finish past it).
 	maxBlockRaw = 64 << 20
+	maxDictRaw  = 1 << 30
 	// maxSpanBytes is the largest encoded span a Writer accepts.
 	maxSpanBytes = 16 << 20
 	// maxFooterRaw is the largest decompressed footer a Reader accepts.
@@ -190,7 +193,7 @@ type Meta struct {
 // WriteOptions configure a Writer.
 type WriteOptions struct {
 	// GranuleSpans is the largest number of spans in a granule (default
-	// 4096). Smaller granules make trace lookups faster and pruning finer,
+	// 2048). Smaller granules make trace lookups faster and pruning finer,
 	// larger ones compress better.
 	GranuleSpans int
 	// GranuleBytes flushes a granule early when its uncompressed columns

@@ -237,7 +237,8 @@ func validSpan(s *model.Span) error {
 // encoded); the Writer stays usable after these. A span that is an exact
 // duplicate of a span already added for the same trace and start time (same
 // span ID and same encoding, resource and scope included) is dropped and
-// counted in Duplicates. Errors writing the file are sticky: every later
+// counted in Duplicates (for a trace bigger than a granule, only within the
+// granule-sized chunk being filled). Errors writing the file are sticky: every later
 // call returns them.
 func (w *Writer) Add(s *model.Span) error {
 	if w.f == nil {
@@ -281,7 +282,6 @@ func (w *Writer) Add(s *model.Span) error {
 		w.names[s.Name] = uint32(ws.nameIdx)
 	}
 	p := &w.pend
-	size := 0
 	for c := range p.heavy {
 		ws.heavy[c] = uint32(len(p.heavy[c]))
 	}
@@ -289,6 +289,7 @@ func (w *Writer) Add(s *model.Span) error {
 	p.heavy[1] = model.AppendEvents(p.heavy[1], s.Events, s.Start)
 	p.heavy[2] = model.AppendLinks(p.heavy[2], s.Links)
 	p.heavy[3] = appendMisc(p.heavy[3], s)
+	size := len(s.Name)
 	for c := range p.heavy {
 		size += len(p.heavy[c]) - int(ws.heavy[c])
 	}
@@ -436,8 +437,8 @@ func (w *Writer) isDuplicate(ws *wspan) bool {
 	return false
 }
 
-// intern returns the index of the entry encoded as w.scratch, adding it
-// with newEntry if it is new.
+// intern returns the index of the entry whose encoding is enc, adding it
+// with newEntry if it is new, and caches ptr's index.
 func (in *interner) intern(ptr any, enc []byte, newEntry func() dictEntry) uint32 {
 	if i, ok := in.byEnc[string(enc)]; ok {
 		in.remember(ptr, i)
@@ -709,6 +710,9 @@ func (w *Writer) finish() (*Meta, error) {
 	dict = binary.AppendUvarint(dict, uint64(len(w.scopes.entries)))
 	dict = append(dict, w.scopes.enc...)
 	dict = appendStrings(dict, w.keys.keys)
+	if len(dict) > maxDictRaw {
+		return nil, fmt.Errorf("part %s: %d bytes of resources and scopes, more than %d", w.path, len(dict), maxDictRaw)
+	}
 	ft.dict = w.writeBlock(dict, true)
 
 	bf := bloom.New(len(w.traceHashes), traceFPRate)
@@ -740,6 +744,9 @@ func (w *Writer) finish() (*Meta, error) {
 	})
 
 	raw := ft.append(nil)
+	if len(raw) > maxFooterRaw {
+		return nil, fmt.Errorf("part %s: footer of %d bytes, more than %d", w.path, len(raw), maxFooterRaw)
+	}
 	stored := binary.AppendUvarint(nil, uint64(len(raw)))
 	stored = encoder(w.opts.ZstdLevel).EncodeAll(raw, stored)
 	w.write(stored)
@@ -799,6 +806,8 @@ func (w *Writer) Abort() {
 // Write writes spans as a part at path. It sorts an index of the spans by
 // (trace ID, start), keeping the input order of equal keys, and streams
 // them through a Writer; spans itself is neither reordered nor retained.
+// Exact duplicates are written once. A span the Writer rejects (see Add)
+// fails the whole part: nothing is written.
 func Write(path string, spans []model.Span, opts WriteOptions) (*Meta, error) {
 	idx := make([]int32, len(spans))
 	for i := range idx {

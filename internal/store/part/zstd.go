@@ -38,7 +38,7 @@ func decoder() *zstd.Decoder {
 	decOnce.Do(func() {
 		d, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(0),
-			zstd.WithDecoderMaxMemory(maxBlockRaw),
+			zstd.WithDecoderMaxMemory(maxDictRaw),
 			zstd.WithDecodeAllCapLimit(true),
 		)
 		if err != nil {
@@ -67,7 +67,7 @@ func compress(dst, raw []byte, level zstd.EncoderLevel) ([]byte, byte) {
 // bytes, into dst[:0] (reallocated with some headroom if too small). The
 // result keeps the capacity of the buffer, for reuse.
 func decompress(dst, src []byte, rawLen int) ([]byte, error) {
-	if rawLen < 0 || rawLen > maxBlockRaw {
+	if rawLen < 0 || rawLen > maxDictRaw {
 		return nil, fmt.Errorf("block size %d out of range", rawLen)
 	}
 	if cap(dst) < rawLen {
