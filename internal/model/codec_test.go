@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -125,4 +127,22 @@ func FuzzDecodeBatch(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, len(spans), len(again))
 	})
+}
+
+// TestBatchFormatGolden freezes the batch encoding (the WAL payload):
+// changing it must come with a new version and a note in docs/format.md.
+// REGENERATE_GOLDEN=1 rewrites the golden file.
+func TestBatchFormatGolden(t *testing.T) {
+	got := AppendBatch(nil, sampleSpans())
+	path := filepath.Join("testdata", "batch-v1.golden")
+	if os.Getenv("REGENERATE_GOLDEN") != "" {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the span batch encoding changed")
+	spans, err := DecodeBatch(want)
+	require.NoError(t, err)
+	require.Equal(t, sampleSpans(), spans)
 }
