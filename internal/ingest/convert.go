@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
@@ -61,6 +60,11 @@ type Result struct {
 // Converter converts OTLP trace data to spans under a set of limits and
 // remembers how many spans it accepted per recent trace for
 // MaxSpansPerTrace. It is safe for concurrent use.
+//
+// A request goes through two steps: Decode (pdata) or DecodeProto
+// (protobuf bytes) validates, repairs and limits its spans into a Batch;
+// Admit then counts them against MaxSpansPerTrace and returns the Result.
+// Convert does both.
 type Converter struct {
 	lim    Limits
 	traces *traceCounter
@@ -87,67 +91,50 @@ func Convert(td ptrace.Traces, lim Limits, now time.Time) (spans []model.Span, r
 	return r.Spans, r.Rejected, r.Message
 }
 
-// Convert validates and converts td. now is the server time used for the
-// future-skew check. The spans it accepts count towards MaxSpansPerTrace;
-// if they are then not stored, call Forget so that a retry is not counted
-// twice. td is only read.
+// Convert validates and converts td: Admit(Decode(td, now)). now is the
+// server time used for the future-skew check. The spans it accepts count
+// towards MaxSpansPerTrace; if they are then not stored, call Forget so
+// that a retry is not counted twice. td is only read.
 func (c *Converter) Convert(td ptrace.Traces, now time.Time) Result {
-	st := state{lim: &c.lim}
-	st.alloc(td)
-	maxStart := uint64(math.MaxInt64)
-	if n := now.UnixNano(); n > 0 && uint64(n)+uint64(c.lim.MaxFutureSkew) < maxStart {
-		maxStart = uint64(n) + uint64(c.lim.MaxFutureSkew)
-	}
-	for ri, rs := range td.ResourceSpans().All() {
-		var res *model.Resource
-		for si, ss := range rs.ScopeSpans().All() {
-			var scope *model.Scope
-			for pi, ps := range ss.Spans().All() {
-				start := uint64(ps.StartTimestamp())
-				switch {
-				case ps.TraceID().IsEmpty():
-					st.reject(ReasonZeroID, position{ri, si, pi}, ps.Name(), model.SpanID(ps.SpanID()), "trace_id is all zeros")
-					continue
-				case ps.SpanID().IsEmpty():
-					st.reject(ReasonZeroID, position{ri, si, pi}, ps.Name(), model.SpanID{}, "span_id is all zeros")
-					continue
-				case start == 0:
-					st.reject(ReasonBadTime, position{ri, si, pi}, ps.Name(), model.SpanID(ps.SpanID()), "start_time_unix_nano is 0")
-					continue
-				case start > maxStart:
-					st.reject(ReasonFuture, position{ri, si, pi}, ps.Name(), model.SpanID(ps.SpanID()),
-						fmt.Sprintf("start time %s is more than %s in the future",
-							formatTime(start), c.lim.MaxFutureSkew))
-					continue
-				}
-				if res == nil {
-					res = st.resource(rs)
-				}
-				if scope == nil {
-					scope = st.scope(ss)
-				}
-				st.spans = st.spans[:len(st.spans)+1]
-				st.span(&st.spans[len(st.spans)-1], ps, res, scope)
-			}
-		}
-	}
+	return c.Admit(c.Decode(td, now))
+}
+
+// Batch holds the spans of one decoded request, validated, repaired and
+// limited but not yet counted against MaxSpansPerTrace. Pass it to Admit
+// exactly once.
+type Batch struct {
+	st state
+}
+
+// SpanCount returns the number of spans in the request, valid or not.
+func (b *Batch) SpanCount() int { return b.st.count }
+
+// Admit counts the batch's valid spans towards MaxSpansPerTrace, rejects
+// those past it and returns the result. The batch must not be used
+// afterwards. If the accepted spans are then not stored, call Forget.
+func (c *Converter) Admit(b *Batch) Result {
+	st := &b.st
 	if len(st.spans) > 0 {
-		st.spans = c.traces.admit(st.spans, uint32(min(int64(c.lim.MaxSpansPerTrace), math.MaxUint32)), &st.overLimit)
-		if n := st.overLimit.n; n > 0 {
-			for i := range st.overLimit.first[:min(n, len(st.overLimit.first))] {
-				s := &st.overLimit.first[i]
-				st.reject(ReasonTooManySpansPerTrace, locate(td, s.TraceID, s.SpanID), s.Name, s.SpanID,
-					fmt.Sprintf("trace %s already has %d spans (max spans per trace)", s.TraceID, c.lim.MaxSpansPerTrace))
+		limit := uint32(min(int64(c.lim.MaxSpansPerTrace), math.MaxUint32))
+		if cuts := c.traces.admit(st.spans, limit, nil); len(cuts) > 0 {
+			for _, cut := range cuts {
+				for k := cut.from; k < cut.to; k++ {
+					if !st.reject(ReasonTooManySpansPerTrace) {
+						continue
+					}
+					s := &st.spans[k]
+					st.describe(st.locate(s.TraceID, s.SpanID), s.Name, s.SpanID,
+						fmt.Sprintf("trace %s already has %d spans (max spans per trace)", s.TraceID, c.lim.MaxSpansPerTrace))
+				}
 			}
-			for range n - min(n, len(st.overLimit.first)) {
-				st.reject(ReasonTooManySpansPerTrace, position{}, "", model.SpanID{}, "")
-			}
+			st.spans = compact(st.spans, cuts)
 		}
 	}
 	r := Result{Spans: st.spans, Rejected: st.rejected, ByReason: st.byReason}
 	if st.rejected > 0 {
 		r.Message = st.message()
 	}
+	*st = state{}
 	return r
 }
 
@@ -162,211 +149,117 @@ func formatTime(ns uint64) string {
 	return time.Unix(0, int64(ns)).UTC().Format(time.RFC3339Nano)
 }
 
-// position locates a span in a request.
-type position struct{ res, scope, span int }
+// position locates a span in a request: zero-based indexes into
+// resource_spans, scope_spans and spans.
+type position struct{ res, scope, span int32 }
 
-// locate finds the first span with the given IDs in td.
-func locate(td ptrace.Traces, tid model.TraceID, sid model.SpanID) position {
-	for ri, rs := range td.ResourceSpans().All() {
-		for si, ss := range rs.ScopeSpans().All() {
-			for pi, ps := range ss.Spans().All() {
-				if ps.TraceID() == pcommon.TraceID(tid) && ps.SpanID() == pcommon.SpanID(sid) {
-					return position{ri, si, pi}
-				}
-			}
-		}
+func (p position) before(q position) bool {
+	if p.res != q.res {
+		return p.res < q.res
 	}
-	return position{-1, -1, -1}
+	if p.scope != q.scope {
+		return p.scope < q.scope
+	}
+	return p.span < q.span
 }
 
-// state is the scratch space of one Convert call. Attributes, events and
-// links of all spans are carved out of a few arenas sized up front, so a
-// typical request costs a handful of allocations.
+// early is a span rejected while decoding, remembered for locate.
+type early struct {
+	tid model.TraceID
+	sid model.SpanID
+	pos position
+}
+
+// state is the working memory of one request, shared by both decoders:
+// the accepted spans and the arenas their attributes, events and links
+// are carved from, the rejection counts and messages, and the limits.
 type state struct {
 	lim      *Limits
-	spans    []model.Span
-	attrs    []model.Attr
-	events   []model.Event
-	links    []model.Link
-	trunc    []string // keys truncated in the current attribute list
-	buf      []byte
+	maxStart uint64 // latest start time accepted
+	proto    bool   // decoding protobuf: strings are views, keep copies them
+	capEnd   int    // protobuf: cap(request)-len(request), to compute bytes left
+	sc       *scratch
+
+	count int          // spans in the request
+	spans []model.Span // accepted spans
+	pos   []position   // pos[i] is where spans[i] is in the request
+	attrs attrArena
+	evs   arena[model.Event]
+	links arena[model.Link]
+
 	rejected int
 	byReason [NumReasons]int
 	details  []string
-	// overLimit collects spans rejected for MaxSpansPerTrace.
-	overLimit overLimit
+	// early holds the first few spans rejected while decoding whose IDs
+	// are not zero: the message names the first span of the request with
+	// the IDs of a span over MaxSpansPerTrace, as it always did.
+	early  [maxDetailed]early
+	nearly int
 }
 
-type overLimit struct {
-	n     int
-	first [maxDetailed]model.Span
+func (st *state) init(lim *Limits, now time.Time, proto bool) {
+	st.lim, st.proto = lim, proto
+	st.maxStart = uint64(math.MaxInt64)
+	if n := now.UnixNano(); n > 0 && uint64(n)+uint64(lim.MaxFutureSkew) < st.maxStart {
+		st.maxStart = uint64(n) + uint64(lim.MaxFutureSkew)
+	}
+	st.sc = getScratch()
 }
 
-// alloc sizes the arenas for td.
-func (st *state) alloc(td ptrace.Traces) {
-	lim := st.lim
-	nspans, nattrs, nevents, nlinks := 0, 0, 0, 0
-	for _, rs := range td.ResourceSpans().All() {
-		nattrs += min(rs.Resource().Attributes().Len(), lim.MaxAttrsPerSpan)
-		for _, ss := range rs.ScopeSpans().All() {
-			nattrs += min(ss.Scope().Attributes().Len(), lim.MaxAttrsPerSpan)
-			spans := ss.Spans()
-			nspans += spans.Len()
-			for _, ps := range spans.All() {
-				nattrs += min(ps.Attributes().Len(), lim.MaxAttrsPerSpan)
-				evs := ps.Events()
-				ne := min(evs.Len(), lim.MaxEventsPerSpan)
-				nevents += ne
-				for i := range ne {
-					nattrs += min(evs.At(i).Attributes().Len(), lim.MaxAttrsPerSpan)
-				}
-				links := ps.Links()
-				nl := min(links.Len(), lim.MaxLinksPerSpan)
-				nlinks += nl
-				for i := range nl {
-					nattrs += min(links.At(i).Attributes().Len(), lim.MaxAttrsPerSpan)
-				}
-			}
-		}
-	}
-	st.spans = make([]model.Span, 0, nspans)
-	if nattrs > 0 {
-		st.attrs = make([]model.Attr, nattrs)
-	}
-	if nevents > 0 {
-		st.events = make([]model.Event, nevents)
-	}
-	if nlinks > 0 {
-		st.links = make([]model.Link, nlinks)
-	}
+// done releases the scratch memory.
+func (st *state) done() {
+	putScratch(st.sc)
+	st.sc = nil
 }
 
-// convertAttrs converts m under the limits, adding the truncation marker
-// and, if invalidEnd, the invalid-end-time marker. It returns the
-// attributes and the dropped count (dropped plus what it left out).
-func (st *state) convertAttrs(m pcommon.Map, dropped uint32, invalidEnd bool) ([]model.Attr, uint32) {
-	n := min(m.Len(), st.lim.MaxAttrsPerSpan)
-	var out []model.Attr
-	if n > 0 {
-		if len(st.attrs) < n { // only if alloc miscounted
-			st.attrs = make([]model.Attr, max(n, 64))
-		}
-		out = st.attrs[:n:n]
-		st.attrs = st.attrs[n:]
-		st.trunc = st.trunc[:0]
-		dropped = addSat(dropped, st.fillAttrs(out, m))
-	} else {
-		dropped = addSat(dropped, m.Len())
+// check returns whether a span with these IDs and start time is valid,
+// and if not, why.
+func (st *state) check(tid model.TraceID, sid model.SpanID, start uint64) (Reason, bool) {
+	switch {
+	case tid.IsZero(), sid.IsZero():
+		return ReasonZeroID, false
+	case start == 0:
+		return ReasonBadTime, false
+	case start > st.maxStart:
+		return ReasonFuture, false
 	}
-	if n > 0 && len(st.trunc) > 0 {
-		st.buf = stringArray(st.buf[:0], st.trunc)
-		out = append(out, model.Attr{Key: TruncatedAttr, Type: model.TypeArray, Str: string(st.buf)})
-	}
-	if invalidEnd {
-		out = append(out, model.Attr{Key: InvalidEndTimeAttr, Type: model.TypeBool, Num: 1})
-	}
-	return out, dropped
+	return 0, true
 }
 
-func addSat(a uint32, b int) uint32 {
-	if b <= 0 {
-		return a
+// rejectSpan counts a span that check refused, and describes it if it is
+// among the first few rejected. name may be a view.
+func (st *state) rejectSpan(r Reason, pos position, name string, tid model.TraceID, sid model.SpanID, start uint64) {
+	if r != ReasonZeroID && st.nearly < len(st.early) {
+		st.early[st.nearly] = early{tid, sid, pos}
+		st.nearly++
 	}
-	if uint64(a)+uint64(b) > math.MaxUint32 {
-		return math.MaxUint32
-	}
-	return a + uint32(b)
-}
-
-func (st *state) resource(rs ptrace.ResourceSpans) *model.Resource {
-	r := &model.Resource{SchemaURL: validUTF8(rs.SchemaUrl())}
-	r.Attrs, r.DroppedAttrs = st.convertAttrs(rs.Resource().Attributes(), rs.Resource().DroppedAttributesCount(), false)
-	return r
-}
-
-func (st *state) scope(ss ptrace.ScopeSpans) *model.Scope {
-	is := ss.Scope()
-	s := &model.Scope{
-		Name:      validUTF8(is.Name()),
-		Version:   validUTF8(is.Version()),
-		SchemaURL: validUTF8(ss.SchemaUrl()),
-	}
-	s.Attrs, s.DroppedAttrs = st.convertAttrs(is.Attributes(), is.DroppedAttributesCount(), false)
-	return s
-}
-
-// span converts a span that passed validation.
-func (st *state) span(s *model.Span, ps ptrace.Span, res *model.Resource, scope *model.Scope) {
-	start, end := uint64(ps.StartTimestamp()), uint64(ps.EndTimestamp())
-	invalidEnd := end < start || end > math.MaxInt64
-	if invalidEnd {
-		end = start
-	}
-	status := ps.Status()
-	*s = model.Span{
-		TraceID:       model.TraceID(ps.TraceID()),
-		SpanID:        model.SpanID(ps.SpanID()),
-		ParentID:      model.SpanID(ps.ParentSpanID()),
-		TraceState:    validUTF8(ps.TraceState().AsRaw()),
-		Flags:         ps.Flags(),
-		Name:          validUTF8(ps.Name()),
-		Kind:          int8(ps.Kind()),
-		StatusCode:    int8(status.Code()),
-		StatusMessage: validUTF8(status.Message()),
-		Start:         int64(start),
-		End:           int64(end),
-		Resource:      res,
-		Scope:         scope,
-	}
-	s.Attrs, s.DroppedAttrs = st.convertAttrs(ps.Attributes(), ps.DroppedAttributesCount(), invalidEnd)
-
-	evs := ps.Events()
-	ne := min(evs.Len(), st.lim.MaxEventsPerSpan)
-	s.DroppedEvents = addSat(ps.DroppedEventsCount(), evs.Len()-ne)
-	if ne > 0 {
-		if len(st.events) < ne {
-			st.events = make([]model.Event, max(ne, 64))
-		}
-		s.Events = st.events[:ne:ne]
-		st.events = st.events[ne:]
-		for i := range ne {
-			pe := evs.At(i)
-			e := &s.Events[i]
-			e.Time = int64(pe.Timestamp())
-			e.Name = validUTF8(pe.Name())
-			e.Attrs, e.DroppedAttrs = st.convertAttrs(pe.Attributes(), pe.DroppedAttributesCount(), false)
-		}
-	}
-
-	links := ps.Links()
-	nl := min(links.Len(), st.lim.MaxLinksPerSpan)
-	s.DroppedLinks = addSat(ps.DroppedLinksCount(), links.Len()-nl)
-	if nl > 0 {
-		if len(st.links) < nl {
-			st.links = make([]model.Link, max(nl, 64))
-		}
-		s.Links = st.links[:nl:nl]
-		st.links = st.links[nl:]
-		for i := range nl {
-			pl := links.At(i)
-			l := &s.Links[i]
-			l.TraceID = model.TraceID(pl.TraceID())
-			l.SpanID = model.SpanID(pl.SpanID())
-			l.TraceState = validUTF8(pl.TraceState().AsRaw())
-			l.Flags = pl.Flags()
-			l.Attrs, l.DroppedAttrs = st.convertAttrs(pl.Attributes(), pl.DroppedAttributesCount(), false)
-		}
-	}
-}
-
-// reject counts a rejected span and describes the first few. An empty
-// problem only counts.
-func (st *state) reject(r Reason, pos position, name string, sid model.SpanID, problem string) {
-	st.rejected++
-	st.byReason[r]++
-	if problem == "" || len(st.details) >= maxDetailed {
+	if !st.reject(r) {
 		return
 	}
+	var problem string
+	switch {
+	case r == ReasonFuture:
+		problem = fmt.Sprintf("start time %s is more than %s in the future", formatTime(start), st.lim.MaxFutureSkew)
+	case r == ReasonBadTime:
+		problem = "start_time_unix_nano is 0"
+	case tid.IsZero():
+		problem = "trace_id is all zeros"
+	default:
+		problem = "span_id is all zeros"
+	}
+	st.describe(pos, name, sid, problem)
+}
+
+// reject counts a rejected span; it returns whether the span should be
+// described in the message.
+func (st *state) reject(r Reason) bool {
+	st.rejected++
+	st.byReason[r]++
+	return len(st.details) < maxDetailed
+}
+
+// describe adds a rejected span to the message.
+func (st *state) describe(pos position, name string, sid model.SpanID, problem string) {
 	name = truncUTF8(validUTF8(name), 64)
 	st.details = append(st.details, fmt.Sprintf("resource %d, scope %d, span %d (name %q, span_id %s): %s",
 		pos.res, pos.scope, pos.span, name, sid, problem))
@@ -385,4 +278,83 @@ func (st *state) message() string {
 		fmt.Fprintf(&b, "; and %d more", more)
 	}
 	return b.String()
+}
+
+// locate returns the position of the first span in the request with the
+// given IDs (before admit removed any).
+func (st *state) locate(tid model.TraceID, sid model.SpanID) position {
+	p, found := position{-1, -1, -1}, false
+	for i := range st.spans {
+		if st.spans[i].TraceID == tid && st.spans[i].SpanID == sid {
+			p, found = st.pos[i], true
+			break
+		}
+	}
+	for _, e := range st.early[:st.nearly] {
+		if e.tid == tid && e.sid == sid {
+			if !found || e.pos.before(p) {
+				p = e.pos
+			}
+			break
+		}
+	}
+	return p
+}
+
+// newSpan appends an accepted span at pos and returns it; the pointer is
+// valid until the next newSpan.
+func (st *state) newSpan(pos position) *model.Span {
+	if len(st.spans) == cap(st.spans) { // only if the count was off
+		st.spans = append(st.spans, model.Span{})
+	} else {
+		st.spans = st.spans[:len(st.spans)+1]
+	}
+	st.pos = append(st.pos, pos)
+	return &st.spans[len(st.spans)-1]
+}
+
+// beginAttrs starts an attribute list.
+func (st *state) beginAttrs() {
+	st.attrs.begin()
+	st.sc.trunc = st.sc.trunc[:0]
+}
+
+// endAttrs finishes the attribute list begun with beginAttrs, of which the
+// first kept of total attributes were added: it adds the markers and
+// returns the list and its dropped count (dropped from the input plus
+// those left out).
+func (st *state) endAttrs(total, kept int, dropped uint32, invalidEnd bool) ([]model.Attr, uint32) {
+	dropped = addSat(dropped, total-kept)
+	if kept > 0 && len(st.sc.trunc) > 0 {
+		st.sc.buf = stringArray(st.sc.buf[:0], st.sc.trunc)
+		*st.attrs.push() = model.Attr{Key: TruncatedAttr, Type: model.TypeArray, Str: string(st.sc.buf)}
+	}
+	if invalidEnd {
+		*st.attrs.push() = model.Attr{Key: InvalidEndTimeAttr, Type: model.TypeBool, Num: 1}
+	}
+	return st.attrs.end(), dropped
+}
+
+func addSat(a uint32, b int) uint32 {
+	if b <= 0 {
+		return a
+	}
+	if uint64(a)+uint64(b) > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return a + uint32(b)
+}
+
+// compact removes the spans in cuts (ascending, disjoint ranges).
+func compact(spans []model.Span, cuts []cut) []model.Span {
+	w := cuts[0].from
+	for i, c := range cuts {
+		next := len(spans)
+		if i+1 < len(cuts) {
+			next = cuts[i+1].from
+		}
+		w += copy(spans[w:], spans[c.to:next])
+	}
+	clear(spans[w:])
+	return spans[:w]
 }

@@ -335,11 +335,12 @@ func TestNestedEncodingMatchesModel(t *testing.T) {
 	mm := sl.AppendEmpty().SetEmptyMap()
 	mm.PutStr("k", strings.Repeat("z", 300))
 	mm.PutEmptySlice("s").AppendEmpty().SetInt(1)
-	st := state{lim: &Limits{MaxAttrValueBytes: 4096}}
+	st := state{lim: &Limits{MaxAttrValueBytes: 4096}, sc: getScratch()}
 	var got model.Attr
-	st.attr(&got, "key", v)
+	pv := pdataValue(v)
+	st.attr(&got, "key", &pv)
 	require.Equal(t, model.AttrFromValue("key", v), got)
-	require.Empty(t, st.trunc)
+	require.Empty(t, st.sc.trunc)
 }
 
 func TestTruncUTF8(t *testing.T) {

@@ -24,13 +24,15 @@ func newTraceCounter(capacity int) *traceCounter {
 	return &traceCounter{capacity: capacity, counts: make(map[model.TraceID]uint32, min(capacity, 1024))}
 }
 
-// admit counts spans per trace and removes, in place, those past limit;
-// it returns the kept spans (same order) and records the removed ones in
-// over. Consecutive spans of the same trace cost one map lookup.
-func (t *traceCounter) admit(spans []model.Span, limit uint32, over *overLimit) []model.Span {
+// cut is a range of spans, spans[from:to], that admit refused.
+type cut struct{ from, to int }
+
+// admit counts spans per trace and appends to cuts, in ascending order,
+// the ranges of spans past limit; it does not modify spans. Consecutive
+// spans of the same trace cost one map lookup.
+func (t *traceCounter) admit(spans []model.Span, limit uint32, cuts []cut) []cut {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	w := 0
 	for i := 0; i < len(spans); {
 		id := spans[i].TraceID
 		j := i + 1
@@ -38,28 +40,17 @@ func (t *traceCounter) admit(spans []model.Span, limit uint32, over *overLimit) 
 			j++
 		}
 		n := t.lookup(id)
-		allow := uint32(0)
+		allow := 0
 		if n < limit {
-			allow = min(uint32(j-i), limit-n)
+			allow = int(min(uint32(j-i), limit-n))
 		}
-		t.counts[id] = n + allow
-		for k := i; k < j; k++ {
-			if uint32(k-i) < allow {
-				if w != k {
-					spans[w] = spans[k]
-				}
-				w++
-				continue
-			}
-			if over.n < len(over.first) {
-				over.first[over.n] = spans[k]
-			}
-			over.n++
+		t.counts[id] = n + uint32(allow)
+		if i+allow < j {
+			cuts = append(cuts, cut{i + allow, j})
 		}
 		i = j
 	}
-	clear(spans[w:])
-	return spans[:w]
+	return cuts
 }
 
 // lookup returns the count for id, starting to track id (and evicting

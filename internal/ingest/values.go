@@ -54,120 +54,202 @@ func insertUvarint(dst []byte, at int, v uint64) []byte {
 	return dst
 }
 
-// fillAttrs converts the attribute map m into out (len(out) <= m.Len()),
-// keeping the first len(out) attributes in wire order. It records
-// truncated keys in st.trunc and returns how many attributes were left
-// out.
-func (st *state) fillAttrs(out []model.Attr, m pcommon.Map) int {
-	i := 0
-	for k, v := range m.All() {
-		if i == len(out) {
-			break
-		}
-		st.attr(&out[i], k, v)
-		i++
-	}
-	return m.Len() - i
+// value is one attribute value as the limits see it, whichever decoder
+// produced it. typ is model's type; num holds bools, ints and doubles as
+// in model.Attr.
+type value struct {
+	typ model.ValueType
+	num uint64
+	// str is a string value: pdata's string, or for protobuf a view of
+	// the request bytes (see view) that must go through state.keep to be
+	// stored.
+	str string
+	// bin is a bytes value (not yet copied).
+	bin []byte
+	// An array or map value: pd for pdata, raw (the ArrayValue or
+	// KeyValueList message, already validated) for protobuf.
+	pd  pcommon.Value
+	raw []byte
 }
 
-// attr converts one attribute with sanitising and truncation.
-func (st *state) attr(a *model.Attr, key string, v pcommon.Value) {
-	key = validUTF8(key)
-	max := st.lim.MaxAttrValueBytes
-	*a = model.Attr{Key: key}
+// pdataValue describes a pdata value.
+func pdataValue(v pcommon.Value) value {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		s := validUTF8(v.Str())
-		if len(s) > max {
-			s = truncUTF8(s, max)
-			st.trunc = append(st.trunc, key)
-		}
-		a.Type, a.Str = model.TypeStr, s
+		return value{typ: model.TypeStr, str: v.Str()}
 	case pcommon.ValueTypeBool:
-		a.Type = model.TypeBool
 		if v.Bool() {
-			a.Num = 1
+			return value{typ: model.TypeBool, num: 1}
 		}
+		return value{typ: model.TypeBool}
 	case pcommon.ValueTypeInt:
-		a.Type, a.Num = model.TypeInt, uint64(v.Int())
+		return value{typ: model.TypeInt, num: uint64(v.Int())}
 	case pcommon.ValueTypeDouble:
-		a.Type, a.Num = model.TypeDouble, math.Float64bits(v.Double())
+		return value{typ: model.TypeDouble, num: math.Float64bits(v.Double())}
 	case pcommon.ValueTypeBytes:
-		b := v.Bytes().AsRaw()
+		return value{typ: model.TypeBytes, bin: v.Bytes().AsRaw()}
+	case pcommon.ValueTypeSlice:
+		return value{typ: model.TypeArray, pd: v}
+	case pcommon.ValueTypeMap:
+		return value{typ: model.TypeMap, pd: v}
+	}
+	return value{}
+}
+
+// text returns s repaired (valid UTF-8), as a string that may be stored:
+// when decoding protobuf s is a view of the request, and text returns a
+// copy, shared through the interner if s is short.
+func (st *state) text(s string) string {
+	if !st.proto {
+		return validUTF8(s)
+	}
+	if len(s) == 0 {
+		return ""
+	}
+	var e *internEntry
+	var x, y uint64
+	if len(s) <= maxIntern {
+		var c string
+		if c, e, x, y = st.sc.intern.get(s); e == nil {
+			return c
+		}
+	}
+	if !utf8.ValidString(s) {
+		return strings.ToValidUTF8(s, "\uFFFD") // a new string, not a view
+	}
+	c := strings.Clone(s)
+	if e != nil {
+		*e = internEntry{c, x, y}
+	}
+	return c
+}
+
+// textMax is text for a value limited to max bytes: it is cut at a UTF-8
+// boundary after repair; cut reports that.
+func (st *state) textMax(s string, max int) (_ string, cut bool) {
+	if len(s) <= max {
+		t := st.text(s)
+		if len(t) > max { // grew by repair
+			return truncUTF8(t, max), true
+		}
+		return t, false
+	}
+	t := validUTF8(s)
+	if len(t) > max {
+		t, cut = truncUTF8(t, max), true
+	}
+	return st.text(t), cut
+}
+
+// attr converts one attribute into a (zeroed) with sanitising and
+// truncation: the key
+// and string values are made valid UTF-8, string and bytes values cut to
+// MaxAttrValueBytes, arrays and maps encoded within it (model.AppendAttrs
+// format). Keys of cut values are recorded in the scratch's trunc.
+func (st *state) attr(a *model.Attr, key string, v *value) {
+	// a is zeroed arena memory: set only what is not zero.
+	key = st.text(key)
+	max := st.lim.MaxAttrValueBytes
+	a.Key, a.Type = key, v.typ
+	switch v.typ {
+	case model.TypeStr:
+		var cut bool
+		if a.Str, cut = st.textMax(v.str, max); cut {
+			st.sc.trunc = append(st.sc.trunc, key)
+		}
+	case model.TypeBool, model.TypeInt, model.TypeDouble:
+		a.Num = v.num
+	case model.TypeBytes:
+		b := v.bin
 		if len(b) > max {
 			b = b[:max]
-			st.trunc = append(st.trunc, key)
+			st.sc.trunc = append(st.sc.trunc, key)
 		}
-		a.Type, a.Str = model.TypeBytes, string(b)
-	case pcommon.ValueTypeSlice:
+		a.Str = string(b)
+	case model.TypeArray, model.TypeMap:
 		var cut bool
-		st.buf, cut = st.appendSlice(st.buf[:0], v.Slice(), max, 1)
-		a.Type, a.Str = model.TypeArray, string(st.buf)
+		st.sc.buf, cut = st.appendList(st.sc.buf[:0], v, max, 1)
+		a.Str = string(st.sc.buf)
 		if cut {
-			st.trunc = append(st.trunc, key)
-		}
-	case pcommon.ValueTypeMap:
-		var cut bool
-		st.buf, cut = st.appendMap(st.buf[:0], v.Map(), max, 1)
-		a.Type, a.Str = model.TypeMap, string(st.buf)
-		if cut {
-			st.trunc = append(st.trunc, key)
+			st.sc.trunc = append(st.sc.trunc, key)
 		}
 	}
 }
 
-// appendSlice appends the model encoding of an array value (the format of
-// model.AppendAttrs, elements with empty keys) using at most budget bytes.
-// Elements that do not fit are dropped; cut reports any loss.
-func (st *state) appendSlice(dst []byte, s pcommon.Slice, budget, depth int) (_ []byte, cut bool) {
-	start := len(dst)
-	n := s.Len()
-	budget -= uvarintLen(uint64(n))
-	kept := 0
-	for i := range n {
-		var c, fit bool
-		dst, c, fit = st.appendElem(dst, "", s.At(i), budget-(len(dst)-start), depth)
-		if !fit {
-			cut = true
-			break
-		}
-		cut = cut || c
-		kept++
-	}
-	return insertUvarint(dst, start, uint64(kept)), cut
+// list tracks an array or map value being encoded.
+type list struct {
+	start, budget, depth, kept int
+	cut                        bool
 }
 
-// appendMap is appendSlice for map values.
-func (st *state) appendMap(dst []byte, m pcommon.Map, budget, depth int) (_ []byte, cut bool) {
-	start := len(dst)
-	budget -= uvarintLen(uint64(m.Len()))
-	kept := 0
-	for k, v := range m.All() {
-		var c, fit bool
-		dst, c, fit = st.appendElem(dst, validUTF8(k), v, budget-(len(dst)-start), depth)
-		if !fit {
-			cut = true
-			break
+// appendList appends the model encoding of an array or map value (the
+// format of model.AppendAttrs, array elements with empty keys) using at
+// most budget bytes. Elements that do not fit are dropped; cut reports any
+// loss.
+func (st *state) appendList(dst []byte, v *value, budget, depth int) ([]byte, bool) {
+	l := list{start: len(dst), depth: depth}
+	isMap := v.typ == model.TypeMap
+	switch {
+	case st.proto:
+		l.budget = budget - uvarintLen(uint64(countElems(v.raw)))
+		var key string
+		var e value
+		for i, ok := elem(v.raw, 0, isMap, &key, &e); ok; i, ok = elem(v.raw, i, isMap, &key, &e) {
+			if dst, ok = st.appendElem(dst, &l, key, &e); !ok {
+				break
+			}
 		}
-		cut = cut || c
-		kept++
+	case isMap:
+		m := v.pd.Map()
+		l.budget = budget - uvarintLen(uint64(m.Len()))
+		for k, pv := range m.All() {
+			e := pdataValue(pv)
+			var ok bool
+			if dst, ok = st.appendElem(dst, &l, validUTF8(k), &e); !ok {
+				break
+			}
+		}
+	default:
+		s := v.pd.Slice()
+		l.budget = budget - uvarintLen(uint64(s.Len()))
+		for i := range s.Len() {
+			e := pdataValue(s.At(i))
+			var ok bool
+			if dst, ok = st.appendElem(dst, &l, "", &e); !ok {
+				break
+			}
+		}
 	}
-	return insertUvarint(dst, start, uint64(kept)), cut
+	return insertUvarint(dst, l.start, uint64(l.kept)), l.cut
 }
 
-// appendElem appends one element as model.AppendAttr would, within budget
-// bytes. fit is false (and dst unchanged) if not even a shortened element
-// fits; cut reports that the element was shortened.
-func (st *state) appendElem(dst []byte, key string, v pcommon.Value, budget, depth int) (_ []byte, cut, fit bool) {
+// appendElem appends one element of l as model.AppendAttr would, within
+// the bytes l has left. It returns false (and dst unchanged) if not even a
+// shortened element fits: the list ends there.
+func (st *state) appendElem(dst []byte, l *list, key string, v *value) ([]byte, bool) {
+	dst, cut, fit := st.appendValue(dst, key, v, l.budget-(len(dst)-l.start), l.depth)
+	if !fit {
+		l.cut = true
+		return dst, false
+	}
+	l.cut = l.cut || cut
+	l.kept++
+	return dst, true
+}
+
+// appendValue appends one element within budget bytes. fit is false (and
+// dst unchanged) if not even a shortened element fits; cut reports that
+// the element was shortened.
+func (st *state) appendValue(dst []byte, key string, v *value, budget, depth int) (_ []byte, cut, fit bool) {
 	start := len(dst)
 	dst = model.AppendString(dst, key)
 	room := budget - (len(dst) - start) - 1 // type byte
 	if room < 0 {
 		return dst[:start], false, false
 	}
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		s := validUTF8(v.Str())
+	switch v.typ {
+	case model.TypeStr:
+		s := validUTF8(v.str)
 		if n := room - uvarintLen(uint64(len(s))); len(s) > n {
 			if n <= 0 {
 				return dst[:start], false, false
@@ -176,8 +258,8 @@ func (st *state) appendElem(dst []byte, key string, v pcommon.Value, budget, dep
 		}
 		dst = append(dst, byte(model.TypeStr))
 		dst = model.AppendString(dst, s)
-	case pcommon.ValueTypeBytes:
-		b := v.Bytes().AsRaw()
+	case model.TypeBytes:
+		b := v.bin
 		if n := room - uvarintLen(uint64(len(b))); len(b) > n {
 			if n <= 0 {
 				return dst[:start], false, false
@@ -187,46 +269,34 @@ func (st *state) appendElem(dst []byte, key string, v pcommon.Value, budget, dep
 		dst = append(dst, byte(model.TypeBytes))
 		dst = binary.AppendUvarint(dst, uint64(len(b)))
 		dst = append(dst, b...)
-	case pcommon.ValueTypeBool:
+	case model.TypeBool:
 		if room < 1 {
 			return dst[:start], false, false
 		}
-		b := byte(0)
-		if v.Bool() {
-			b = 1
-		}
-		dst = append(dst, byte(model.TypeBool), b)
-	case pcommon.ValueTypeInt:
+		dst = append(dst, byte(model.TypeBool), byte(v.num))
+	case model.TypeInt:
 		var tmp [binary.MaxVarintLen64]byte
-		n := binary.PutVarint(tmp[:], v.Int())
+		n := binary.PutVarint(tmp[:], int64(v.num))
 		if room < n {
 			return dst[:start], false, false
 		}
 		dst = append(dst, byte(model.TypeInt))
 		dst = append(dst, tmp[:n]...)
-	case pcommon.ValueTypeDouble:
+	case model.TypeDouble:
 		if room < 8 {
 			return dst[:start], false, false
 		}
 		dst = append(dst, byte(model.TypeDouble))
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v.Double()))
-	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
+		dst = binary.LittleEndian.AppendUint64(dst, v.num)
+	case model.TypeArray, model.TypeMap:
 		// A nested list is length-prefixed; reserve room for the prefix.
 		inner := room - uvarintLen(uint64(room))
 		if depth >= maxValueDepth || inner < 1 {
 			return dst[:start], false, false
 		}
-		typ := model.TypeArray
-		if v.Type() == pcommon.ValueTypeMap {
-			typ = model.TypeMap
-		}
-		dst = append(dst, byte(typ))
+		dst = append(dst, byte(v.typ))
 		at := len(dst)
-		if typ == model.TypeArray {
-			dst, cut = st.appendSlice(dst, v.Slice(), inner, depth+1)
-		} else {
-			dst, cut = st.appendMap(dst, v.Map(), inner, depth+1)
-		}
+		dst, cut = st.appendList(dst, v, inner, depth+1)
 		dst = insertUvarint(dst, at, uint64(len(dst)-at))
 	default:
 		dst = append(dst, byte(model.TypeEmpty))

@@ -46,9 +46,9 @@ func FuzzHTTPTraces(f *testing.F) {
 	})
 }
 
-// FuzzCheckNesting checks checkNesting against the decoder: whatever it
-// lets through decodes (or fails to decode) without values nesting deeper
-// than maxNesting.
+// FuzzCheckNesting checks the nesting limit of ingest's decoder against
+// pdata's: whatever it lets through decodes (or fails to decode) without
+// values nesting deeper than maxNesting.
 func FuzzCheckNesting(f *testing.F) {
 	f.Add(deepProto(3))
 	f.Add(deepProto(maxNesting))

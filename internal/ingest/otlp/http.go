@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -16,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/ariadne-tracing/ariadne/internal/ingest"
 )
 
 // TracesPath is the OTLP/HTTP traces endpoint.
@@ -97,41 +100,38 @@ func (r *Receiver) handleTraces(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 
-	ereq := ptraceotlp.NewExportRequest()
+	var batch *ingest.Batch
 	if isJSON {
+		ereq := ptraceotlp.NewExportRequest()
 		if err := ereq.UnmarshalJSON(body); err != nil {
 			r.statusError(w, isJSON, http.StatusBadRequest, codes.InvalidArgument, "malformed OTLP/JSON request: "+err.Error())
 			return
 		}
+		batch = r.conv.Decode(ereq.Traces(), time.Now())
 	} else {
-		err := checkNesting(body)
-		if err == nil {
-			err = ereq.UnmarshalProto(body)
-		}
-		if err != nil {
+		if batch, err = r.conv.DecodeProto(body, time.Now()); err != nil {
 			r.statusError(w, isJSON, http.StatusBadRequest, codes.InvalidArgument, "malformed OTLP/protobuf request: "+err.Error())
 			return
 		}
 	}
-	td := ereq.Traces()
-	r.m.http.received.Add(float64(td.SpanCount()))
-	rejected, msg, err := r.export(req.Context(), protoHTTP, td)
+	r.m.http.received.Add(float64(batch.SpanCount()))
+	rejected, msg, err := r.export(req.Context(), protoHTTP, batch)
 	if err != nil {
 		r.overloaded(w, isJSON, clientMessage(err))
 		return
 	}
 
-	resp := ptraceotlp.NewExportResponse()
-	if rejected > 0 {
-		ps := resp.PartialSuccess()
-		ps.SetRejectedSpans(int64(rejected))
-		ps.SetErrorMessage(msg)
-	}
 	var b []byte
 	if isJSON {
+		resp := ptraceotlp.NewExportResponse()
+		if rejected > 0 {
+			ps := resp.PartialSuccess()
+			ps.SetRejectedSpans(int64(rejected))
+			ps.SetErrorMessage(msg)
+		}
 		b, err = resp.MarshalJSON()
 	} else {
-		b, err = resp.MarshalProto()
+		b = (&traceResponse{rejected: rejected, msg: msg}).appendProto(nil)
 	}
 	if err != nil { // cannot happen for a response we built
 		r.log.Error("encode export response", "err", err)

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/grpc"
 
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
@@ -258,10 +257,11 @@ func (r *Receiver) release() { <-r.sem }
 // errTooManyRequests is the refusal when all request slots are taken.
 var errTooManyRequests = fmt.Errorf("too many concurrent requests: %w", store.ErrOverloaded)
 
-// export converts td and hands the accepted spans to the consumer. It
-// returns the partial-success counts, or the consumer's error.
-func (r *Receiver) export(ctx context.Context, protocol string, td ptrace.Traces) (rejected int, msg string, err error) {
-	res := r.conv.Convert(td, time.Now())
+// export admits the spans of a decoded request and hands the accepted
+// ones to the consumer. It returns the partial-success counts, or the
+// consumer's error.
+func (r *Receiver) export(ctx context.Context, protocol string, batch *ingest.Batch) (rejected int, msg string, err error) {
+	res := r.conv.Admit(batch)
 	for reason, n := range res.ByReason {
 		if n > 0 {
 			r.m.rejected[reason].Add(float64(n))

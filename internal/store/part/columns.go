@@ -2,54 +2,82 @@ package part
 
 import (
 	"encoding/binary"
+	"strings"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
+	"github.com/ariadne-tracing/ariadne/internal/store/part/bloom"
 )
 
 // Encodings of the per-span values of the heavy columns and the helpers to
 // decode or skip them. The byte layouts are in docs/format.md.
 
-// keyDict assigns part-level indexes to attribute keys (first seen first).
+// keyDict assigns part-level indexes to attribute keys (first seen first)
+// and keeps, per key, what the Writer needs for tokens and top values.
 type keyDict struct {
 	index map[string]uint32
 	keys  []string
+	info  []keyInfo
+	cache strCache
 }
 
-func (k *keyDict) lookup(key string) (uint32, bool) {
+type keyInfo struct {
+	key     string
+	hash    uint64  // token hash of the key
+	gen     uint32  // token generation that last added hash
+	top     *topKey // top-value counters (nil: not tracked)
+	topDone bool    // top is set
+	// The last int or bool value seen, its token hash and generation.
+	numOK   bool
+	numType model.ValueType
+	num     uint64
+	numHash uint64
+	numGen  uint32
+}
+
+// ref returns the attrs-column ref of key: its dictionary index plus one,
+// adding it if there is room, or 0 (stored inline). stable says whether
+// key may be kept; otherwise it is cloned when added.
+func (k *keyDict) ref(key string, stable bool) uint32 {
+	if r := k.cache.get(key); r != 0 {
+		return r
+	}
 	if i, ok := k.index[key]; ok {
-		return i, true
+		k.cache.put(k.keys[i], i+1)
+		return i + 1
 	}
 	if len(k.keys) >= maxKeys || len(key) > maxNameLen {
-		return 0, false
+		return 0
+	}
+	if !stable {
+		key = strings.Clone(key)
 	}
 	i := uint32(len(k.keys))
 	k.keys = append(k.keys, key)
+	k.info = append(k.info, keyInfo{key: key, hash: bloom.HashString(key)})
 	k.index[key] = i
-	return i, true
+	k.cache.put(key, i+1)
+	return i + 1
 }
 
-// appendAttrsCol appends the attrs-column encoding of attrs: a count, then
-// per attribute uvarint(ref<<3|type) where ref is the key's dictionary
-// index plus one, or 0 followed by the key as a string; then the value as
-// model.AppendAttr writes it. It sets refs[i] to the ref of attrs[i].
-func appendAttrsCol(dst []byte, attrs []model.Attr, keys *keyDict, refs []uint32) ([]byte, []uint32) {
-	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
-	refs = refs[:0]
-	for i := range attrs {
-		a := &attrs[i]
-		ref := uint64(0)
-		if k, ok := keys.lookup(a.Key); ok {
-			ref = uint64(k) + 1
-		}
-		refs = append(refs, uint32(ref))
-		dst = binary.AppendUvarint(dst, ref<<3|uint64(a.Type&7))
-		if ref == 0 {
-			dst = model.AppendString(dst, a.Key)
-		}
-		dst = appendValue(dst, a)
-	}
-	return dst, refs
+// attrMemo remembers, for one attribute position of spans of one name and
+// kind, the last key and string value there, so that spans of the same
+// operation (same keys in the same order, often the same values) skip the
+// key and value lookups. It holds the dictionaries' copies of the strings,
+// which stay in cache, not the spans'.
+type attrMemo struct {
+	key string // keyDict.keys[ref-1]
+	ref uint32 // key ref of key (0: memo empty)
+	val string // valueDict.str(idx)
+	idx int32  // value dictionary entry
+	gen uint32 // valueDict.gen idx and val are valid for (0: none)
 }
+
+// Memos are kept for the first maxMemoNames span names and maxMemoAttrs
+// attribute positions, bounding their memory.
+const (
+	maxMemoNames = 256
+	maxMemoAttrs = 32
+)
 
 func appendValue(dst []byte, a *model.Attr) []byte {
 	switch a.Type {
@@ -66,8 +94,9 @@ func appendValue(dst []byte, a *model.Attr) []byte {
 	return dst
 }
 
-// decodeAttrsCol decodes one span's attributes, appending to dst[:0].
-func decodeAttrsCol(d *model.Decoder, keys []string, dst []model.Attr) []model.Attr {
+// decodeAttrsCol decodes one span's attributes, appending to dst[:0];
+// vals is the granule's value table.
+func decodeAttrsCol(d *model.Decoder, keys []string, vals *valueTable, dst []model.Attr) []model.Attr {
 	n := d.Count(1)
 	dst = dst[:0]
 	for i := 0; i < n && d.Err() == nil; i++ {
@@ -93,6 +122,21 @@ func decodeAttrsCol(d *model.Decoder, keys []string, dst []model.Attr) []model.A
 		case model.TypeDouble:
 			if b := d.Bytes(8); b != nil {
 				a.Num = binary.LittleEndian.Uint64(b)
+			}
+		case model.TypeStr:
+			if vals.v1 {
+				a.Str = d.String()
+				break
+			}
+			v := d.Uvarint()
+			if v == 0 {
+				a.Str = d.String()
+				break
+			}
+			var ok bool
+			if a.Str, ok = vals.str(v); !ok {
+				fail(d)
+				return dst
 			}
 		default:
 			a.Str = d.String()
@@ -123,14 +167,22 @@ func skipValue(d *model.Decoder, t model.ValueType) {
 	}
 }
 
-func skipAttrsCol(d *model.Decoder) {
+func skipAttrsCol(d *model.Decoder, vals *valueTable) {
 	n := d.Count(1)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		tag := d.Uvarint()
 		if tag>>3 == 0 {
 			skipString(d)
 		}
-		skipValue(d, model.ValueType(tag&7))
+		if t := model.ValueType(tag & 7); t == model.TypeStr && !vals.v1 {
+			if v := d.Uvarint(); v == 0 {
+				skipString(d)
+			} else if v > uint64(len(vals.ents)) {
+				fail(d)
+			}
+		} else {
+			skipValue(d, t)
+		}
 	}
 }
 

@@ -98,7 +98,7 @@ func (f *footer) append(dst []byte) []byte {
 	for _, v := range []int64{f.minStart, f.maxStart, f.maxEnd, f.minDur, f.maxDur} {
 		dst = binary.AppendVarint(dst, v)
 	}
-	dst = binary.AppendUvarint(dst, numCols)
+	dst = binary.AppendUvarint(dst, uint64(colsIn(f.version)))
 	dst = appendStrings(dst, f.services)
 	dst = appendStrings(dst, f.names)
 	dst = binary.AppendUvarint(dst, uint64(len(f.ops)))
@@ -141,7 +141,7 @@ func (f *footer) append(dst []byte) []byte {
 			}
 			prev = s
 		}
-		for c := range g.cols {
+		for c := range g.cols[:colsIn(f.version)] {
 			dst = appendBlockRef(dst, &g.cols[c])
 		}
 		dst = appendBlockRef(dst, &g.tokens)
@@ -214,16 +214,26 @@ func (fd *footerDecoder) strings(max int) []string {
 	return out
 }
 
-// decodeFooter parses raw (the decompressed footer) of a file whose data
-// section ends at dataEnd.
-func decodeFooter(raw []byte, dataEnd int64) (*footer, error) {
+// colsIn returns the number of column blocks per granule in a part of
+// format version v: version 1 had no values column.
+func colsIn(v int) int {
+	if v == 1 {
+		return colValues
+	}
+	return numCols
+}
+
+// decodeFooter parses raw (the decompressed footer) of a file of format
+// version (from its header) whose data section ends at dataEnd.
+func decodeFooter(raw []byte, version int, dataEnd int64) (*footer, error) {
 	d := model.NewDecoder(raw)
 	fd := &footerDecoder{d: d, off: headerSize, end: dataEnd}
 	f := &footer{}
 	f.version = int(d.Uvarint())
-	if d.Err() == nil && f.version != Version {
-		return nil, fmt.Errorf("footer version %d, want %d", f.version, Version)
+	if d.Err() == nil && f.version != version {
+		return nil, fmt.Errorf("footer version %d, header says %d", f.version, version)
 	}
+	ncols := colsIn(version)
 	f.walSegment = int(d.Varint())
 	nrep := d.Count(1)
 	f.replaces = make([]uint64, nrep)
@@ -234,8 +244,8 @@ func decodeFooter(raw []byte, dataEnd int64) (*footer, error) {
 	f.traces = int64(d.Uvarint())
 	f.minStart, f.maxStart, f.maxEnd = d.Varint(), d.Varint(), d.Varint()
 	f.minDur, f.maxDur = d.Varint(), d.Varint()
-	if nc := d.Uvarint(); d.Err() == nil && nc != numCols {
-		return nil, fmt.Errorf("%d columns, want %d", nc, numCols)
+	if nc := d.Uvarint(); d.Err() == nil && nc != uint64(ncols) {
+		return nil, fmt.Errorf("%d columns, want %d", nc, ncols)
 	}
 	f.services = fd.strings(1 << 24)
 	f.names = fd.strings(maxNames)
@@ -261,7 +271,7 @@ func decodeFooter(raw []byte, dataEnd int64) (*footer, error) {
 		}
 		f.top = append(f.top, kv)
 	}
-	ng := d.Count(16 + 1 + 5 + 1 + (numCols+1)*6)
+	ng := d.Count(16 + 1 + 5 + 1 + (ncols+1)*6)
 	f.granules = make([]granule, ng)
 	var total int64
 	for i := 0; i < ng && d.Err() == nil && fd.err == ""; i++ {
@@ -292,8 +302,13 @@ func decodeFooter(raw []byte, dataEnd int64) (*footer, error) {
 			g.services[j] = uint32(v)
 			next = v + 1
 		}
-		for c := range g.cols {
+		for c := range g.cols[:ncols] {
 			fd.block(&g.cols[c])
+		}
+		if ncols == colValues {
+			// Version 1: an empty values column where it would be, so
+			// that column ranges stay contiguous.
+			g.cols[colValues] = blockRef{off: fd.off, codec: codecRaw}
 		}
 		if g.cols[colSpanID].raw != 8*g.spans {
 			fd.failf("granule %d: span ID column of %d bytes for %d spans", i, g.cols[colSpanID].raw, g.spans)

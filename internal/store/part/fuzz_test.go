@@ -12,10 +12,12 @@ import (
 // Trace, Scan and Iter must return errors, never panic. Each input is read
 // twice: as is, and with checksum verification off so that mutations reach
 // the footer and column decoders instead of stopping at a CRC mismatch.
-// Seeds: testdata/fuzz/FuzzOpenPart (the golden part among them).
+// Seeds: testdata/fuzz/FuzzOpenPart (the golden parts among them).
 func FuzzOpenPart(f *testing.F) {
-	if b, err := os.ReadFile(goldenPath); err == nil {
-		f.Add(b)
+	for _, path := range []string{goldenPath, goldenV1Path} {
+		if b, err := os.ReadFile(path); err == nil {
+			f.Add(b)
+		}
 	}
 	var ids []model.TraceID
 	for id := range byTrace(goldenSpans()) {

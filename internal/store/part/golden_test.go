@@ -2,9 +2,11 @@ package part
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -14,6 +16,11 @@ import (
 )
 
 const goldenPath = "testdata/golden.part"
+
+// goldenV1Path is the golden part of format version 1 (goldenSpans written
+// by the version 1 writer), kept to check that version 1 parts stay
+// readable. It is never regenerated.
+const goldenV1Path = "testdata/golden-v1.part"
 
 // goldenSpans is a small fixed input touching every column: three traces
 // (one bigger than a granule), shared resources and scopes, events, links,
@@ -82,20 +89,33 @@ func TestGoldenPart(t *testing.T) {
 		writeFuzzSeeds(t, got)
 	}
 
-	// Read compatibility.
-	r, err := Open(goldenPath)
-	require.NoError(t, err)
-	defer r.Close()
-	m := r.Meta()
-	require.Equal(t, int64(14), m.SpanCount)
-	require.Equal(t, int64(3), m.TraceCount)
-	require.Equal(t, 7, m.WALSegment)
-	require.Equal(t, []uint64{3, 5}, m.Replaces)
-	require.Equal(t, []string{"db", "frontend"}, m.Services)
-	for id, want := range byTrace(sortedCopy(goldenSpans())) {
-		spans, err := r.Trace(id)
+	// Read compatibility, this version and version 1.
+	for v, path := range map[int]string{Version: goldenPath, 1: goldenV1Path} {
+		r, err := Open(path)
 		require.NoError(t, err)
-		requireSameSpans(t, want, spans)
+		defer r.Close()
+		m := r.Meta()
+		require.Equal(t, v, m.Version)
+		require.Equal(t, int64(14), m.SpanCount)
+		require.Equal(t, int64(3), m.TraceCount)
+		require.Equal(t, 7, m.WALSegment)
+		require.Equal(t, []uint64{3, 5}, m.Replaces)
+		require.Equal(t, []string{"db", "frontend"}, m.Services)
+		sorted := sortedCopy(goldenSpans())
+		for id, want := range byTrace(sorted) {
+			spans, err := r.Trace(id)
+			require.NoError(t, err)
+			requireSameSpans(t, want, spans)
+		}
+		var all []model.Span
+		err = r.Scan(context.Background(), nil, nil, func(s *model.Span) bool {
+			c := *s
+			c.Attrs = slices.Clone(s.Attrs)
+			all = append(all, c)
+			return true
+		})
+		require.NoError(t, err)
+		requireSameSpans(t, sorted, all)
 	}
 
 	// Byte-for-byte freeze.
@@ -113,8 +133,11 @@ func writeFuzzSeeds(t *testing.T, golden []byte) {
 	require.NoError(t, err)
 	emptyBytes, err := os.ReadFile(empty)
 	require.NoError(t, err)
+	v1, err := os.ReadFile(goldenV1Path)
+	require.NoError(t, err)
 	seeds := map[string][]byte{
 		"golden":           golden,
+		"golden-v1":        v1,
 		"empty":            emptyBytes,
 		"golden-truncated": golden[:len(golden)/2],
 		"magic-only":       []byte(magic + "\x01"),

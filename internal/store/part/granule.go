@@ -25,7 +25,7 @@ type gdec struct {
 	runEnd  []int32 // end (exclusive) of each run
 	// runHeavy[k] are the offsets of run k in the heavy columns;
 	// runHeavy[len(runs)] their lengths.
-	runHeavy [][numCols - firstHeavy]uint64
+	runHeavy [][numHeavy]uint64
 	run      []int32 // run of each span
 	parent   []model.SpanID
 	start    []int64
@@ -35,8 +35,9 @@ type gdec struct {
 	scope    []uint32
 
 	// Heavy columns: one cursor per column, at span heavyPos[c].
-	heavy    [numCols - firstHeavy]*model.Decoder
-	heavyPos [numCols - firstHeavy]int
+	heavy    [numHeavy]*model.Decoder
+	heavyPos [numHeavy]int
+	vals     valueTable   // the values column, read with the heavy columns
 	attrs    []model.Attr // reused by Scan and Iter
 }
 
@@ -72,6 +73,8 @@ func putGdec(gd *gdec) {
 	}
 	clear(gd.name) // do not pin inline names
 	clear(gd.attrs)
+	clear(gd.vals.strs)
+	gd.vals.data = nil
 	gdecPool.Put(gd)
 }
 
@@ -99,7 +102,12 @@ func (gd *gdec) readCols(from, to int) error {
 			return err
 		}
 		gd.cols[c], gd.colBuf[c] = out, out
-		if c >= firstHeavy {
+		switch {
+		case c == colValues:
+			if err := gd.vals.parse(out, gd.r.ft.version == 1); err != nil {
+				return gd.corrupt(c, "bad encoding", err)
+			}
+		case c >= firstHeavy:
 			gd.heavy[c-firstHeavy] = model.NewDecoder(out)
 			gd.heavyPos[c-firstHeavy] = 0
 		}
@@ -138,7 +146,7 @@ func (gd *gdec) decodeRuns() error {
 	if end != uint64(gd.n) {
 		return gd.corrupt(colTrace, "runs do not cover the granule", d.Err())
 	}
-	gd.runHeavy = append(gd.runHeavy[:0], [numCols - firstHeavy]uint64{})
+	gd.runHeavy = append(gd.runHeavy[:0], [numHeavy]uint64{})
 	for i := 0; i < nr; i++ {
 		next := gd.runHeavy[i]
 		for c := range next {
@@ -293,7 +301,7 @@ func (gd *gdec) heavySpan(i int, s *model.Span, reuse bool) error {
 		for ; gd.heavyPos[c] < i && d.Err() == nil; gd.heavyPos[c]++ {
 			switch c + firstHeavy {
 			case colAttrs:
-				skipAttrsCol(d)
+				skipAttrsCol(d, &gd.vals)
 			case colEvents:
 				skipEvents(d)
 			case colLinks:
@@ -308,7 +316,7 @@ func (gd *gdec) heavySpan(i int, s *model.Span, reuse bool) error {
 			if reuse {
 				buf = gd.attrs
 			}
-			s.Attrs = decodeAttrsCol(d, gd.dict.keys, buf)
+			s.Attrs = decodeAttrsCol(d, gd.dict.keys, &gd.vals, buf)
 			if reuse {
 				gd.attrs = s.Attrs
 			}

@@ -1,8 +1,11 @@
 package part
 
 import (
-	"container/heap"
+	"encoding/binary"
 	"fmt"
+	"unsafe"
+
+	"github.com/ariadne-tracing/ariadne/internal/model"
 )
 
 // Merge writes the spans of inputs, which must not be modified or closed
@@ -11,65 +14,576 @@ import (
 // one decoded granule per input plus the Writer's. Exact duplicates (same
 // trace, start, span ID and encoding, as when a client resent a batch that
 // landed in several parts) are written once. The inputs stay open.
+//
+// The output is what writing the inputs' spans with Add would produce, but
+// spans are not decoded: their attributes, events, links and other fields
+// are copied as encoded, with attribute keys and values re-pointed to the
+// output's dictionaries.
 func Merge(path string, inputs []*Reader, opts WriteOptions) (*Meta, error) {
 	w, err := Create(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	h := make(iterHeap, 0, len(inputs))
+	h := make(mergeHeap, 0, len(inputs))
 	defer func() {
-		for _, it := range h {
-			it.Close()
+		for _, in := range h {
+			in.release()
 		}
 	}()
 	for i, r := range inputs {
-		it := &mergeIter{Iter: r.Iter(), input: i}
-		if it.Next() {
-			h = append(h, it)
-		} else if err := it.Err(); err != nil {
+		in := &mergeInput{r: r, idx: i}
+		ok, err := in.next()
+		if err != nil {
 			w.Abort()
 			return nil, fmt.Errorf("merge %s: read %s: %w", path, r.Path(), err)
 		}
+		if ok {
+			h = append(h, in)
+		}
 	}
-	heap.Init(&h)
+	h.init()
 	for len(h) > 0 {
-		it := h[0]
-		if err := w.Add(it.Span()); err != nil {
+		in := h[0]
+		if err := w.addRaw(in); err != nil {
 			w.Abort()
+			if in.err != nil {
+				return nil, fmt.Errorf("merge %s: read %s: %w", path, in.r.Path(), err)
+			}
 			return nil, fmt.Errorf("merge %s: %w", path, err)
 		}
-		if it.Next() {
-			heap.Fix(&h, 0)
+		ok, err := in.next()
+		if err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("merge %s: read %s: %w", path, in.r.Path(), err)
+		}
+		if ok {
+			h.down(0)
 			continue
 		}
-		if err := it.Err(); err != nil {
-			w.Abort()
-			return nil, fmt.Errorf("merge %s: read %s: %w", path, inputs[it.input].Path(), err)
-		}
-		heap.Pop(&h)
+		in.release()
+		h[0] = h[len(h)-1]
+		h = h[:len(h)-1]
+		h.down(0)
 	}
 	return w.Finish()
 }
 
-type mergeIter struct {
-	*Iter
-	input int
+// mergeInput is a cursor over the spans of one input of Merge, in stored
+// order, one granule at a time: the cheap columns are decoded, the heavy
+// ones are left encoded (pos are the current span's offsets in them).
+type mergeInput struct {
+	r   *Reader
+	idx int // position in the inputs: ties go to the lower
+	gi  int // next granule
+	gd  *gdec
+	i   int // current span in gd, -1 before the first
+	pos [numHeavy]int    // offsets of the current span in the heavy columns
+	cur [numHeavy]uint32 // its lengths there (set by Writer.addRaw)
+	err error            // the input is corrupt
+
+	// Sort key of the current span: trace ID (big-endian halves), start.
+	hi, lo uint64
+	start  int64
+
+	// Maps from the input's dictionaries to the output's (index+1; 0 = not
+	// mapped yet), filled as spans use them.
+	keys   []uint32 // key index -> output key ref+1
+	res    []uint32
+	scopes []uint32
+	vals   []valMap // value of the current granule -> output entry
 }
 
-type iterHeap []*mergeIter
+type valMap struct {
+	gen uint32 // valueDict.gen the entry is valid for
+	idx int32  // output value entry
+}
 
-func (h iterHeap) Len() int { return len(h) }
-func (h iterHeap) Less(i, j int) bool {
-	if c := Compare(h[i].Span(), h[j].Span()); c != 0 {
-		return c < 0
+// next moves to the next span; false at the end.
+func (in *mergeInput) next() (bool, error) {
+	for {
+		if gd := in.gd; gd != nil {
+			if in.i >= 0 {
+				for c := range in.pos {
+					in.pos[c] += int(in.cur[c])
+				}
+			}
+			in.i++
+			if in.i < gd.n {
+				id := &gd.runIDs[gd.run[in.i]]
+				in.hi = binary.BigEndian.Uint64(id[:8])
+				in.lo = binary.BigEndian.Uint64(id[8:])
+				in.start = gd.start[in.i]
+				return true, nil
+			}
+			for c := range in.pos {
+				if in.pos[c] != len(gd.cols[firstHeavy+c]) {
+					return false, in.fail(gd.corrupt(firstHeavy+c, "trailing bytes", nil))
+				}
+			}
+			in.release()
+		}
+		if in.gi >= len(in.r.ft.granules) {
+			return false, nil
+		}
+		if in.r.closed.Load() {
+			return false, ErrClosed
+		}
+		gd := getGdec(in.r, in.gi)
+		in.gi++
+		in.gd, in.i, in.pos = gd, -1, [numHeavy]int{}
+		in.cur = [numHeavy]uint32{}
+		if err := gd.readCols(0, numCols); err != nil {
+			return false, in.fail(err)
+		}
+		if err := gd.decodeRuns(); err != nil {
+			return false, in.fail(err)
+		}
+		if err := gd.decodeCheap(gd.n); err != nil {
+			return false, in.fail(err)
+		}
+		if in.keys == nil {
+			dc := gd.dict
+			in.keys = make([]uint32, len(dc.keys))
+			in.res = make([]uint32, len(dc.res))
+			in.scopes = make([]uint32, len(dc.scopes))
+		}
+		n := len(gd.vals.ents)
+		if cap(in.vals) < n {
+			in.vals = make([]valMap, n)
+		}
+		in.vals = in.vals[:n]
+		clear(in.vals)
 	}
-	return h[i].input < h[j].input
 }
-func (h iterHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *iterHeap) Push(x any)   { *h = append(*h, x.(*mergeIter)) }
-func (h *iterHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return it
+
+func (in *mergeInput) fail(err error) error {
+	in.err = err
+	return err
+}
+
+func (in *mergeInput) release() {
+	if in.gd != nil {
+		putGdec(in.gd)
+		in.gd = nil
+	}
+}
+
+// mergeHeap is a binary min-heap of inputs by their current span.
+type mergeHeap []*mergeInput
+
+func (h mergeHeap) less(i, j int) bool {
+	a, b := h[i], h[j]
+	switch {
+	case a.hi != b.hi:
+		return a.hi < b.hi
+	case a.lo != b.lo:
+		return a.lo < b.lo
+	case a.start != b.start:
+		return a.start < b.start
+	}
+	return a.idx < b.idx
+}
+
+func (h mergeHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h mergeHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			j = r
+		}
+		if !h.less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+// rawAttr is an attribute whose tokens wait until its span is kept (see
+// Writer.appendAttrs). Its strings may alias the input of addRaw.
+type rawAttr struct {
+	ref uint32 // output key ref
+	key string
+	typ model.ValueType
+	str string
+	num uint64
+}
+
+// addRaw adds the current span of in, as Add would add it decoded.
+func (w *Writer) addRaw(in *mergeInput) error {
+	gd := in.gd
+	i := in.i
+	var ws wspan
+	copy(ws.spanID[:], gd.cols[colSpanID][8*i:])
+	id := &gd.runIDs[gd.run[i]]
+	if err := w.checkOrder(id, gd.start[i], ws.spanID); err != nil {
+		return err
+	}
+	newTrace := w.startSpan(id)
+	if w.err != nil {
+		return w.err
+	}
+	ws.parentID = gd.parent[i]
+	ws.start, ws.end = gd.start[i], gd.end[i]
+	ws.name = gd.name[i]
+	ws.nameIdx = w.nameRef(ws.name, true)
+	ws.kind = int8(gd.cols[colKindStatus][2*i])
+	ws.status = int8(gd.cols[colKindStatus][2*i+1])
+	ws.res = w.rawResource(in, gd.res[i])
+	ws.scope = w.rawScope(in, gd.scope[i])
+
+	p := &w.pend
+	for c := range p.heavy {
+		ws.heavy[c] = uint32(len(p.heavy[c]))
+	}
+	w.spanVals, w.spanValBytes = len(w.values.ents), len(w.values.data)
+	var err error
+	var n int
+	// On an error the Writer is left inconsistent: Merge aborts it.
+	p.heavy[0], n, err = w.rawAttrs(p.heavy[0], gd.cols[colAttrs][in.pos[0]:], in)
+	if err != nil {
+		return in.fail(gd.corrupt(colAttrs, "bad encoding", err))
+	}
+	in.cur[0] = uint32(n)
+	for c := 1; c < numHeavy; c++ {
+		src := gd.cols[firstHeavy+c][in.pos[c]:]
+		var n int
+		switch firstHeavy + c {
+		case colEvents:
+			n = skipEventsAt(src)
+		case colLinks:
+			n = skipLinksAt(src)
+		case colMisc:
+			n = skipMiscAt(src)
+		}
+		if n < 0 {
+			return in.fail(gd.corrupt(firstHeavy+c, "bad encoding", nil))
+		}
+		in.cur[c] = uint32(n)
+		p.heavy[c] = append(p.heavy[c], src[:n]...)
+	}
+	if keep, err := w.keepSpan(&ws, id, newTrace); !keep {
+		return err
+	}
+	w.deferredTokens()
+	if len(p.heavy[1])-int(ws.heavy[1]) > 1 {
+		p.tokens = w.th.events(p.tokens, p.heavy[1][ws.heavy[1]:])
+	}
+	if len(p.heavy[2])-int(ws.heavy[2]) > 1 {
+		p.tokens = w.th.links(p.tokens, p.heavy[2][ws.heavy[2]:])
+	}
+	w.countSpan(&ws)
+	return nil
+}
+
+// rawResource returns the output index of resource k of in's dictionary.
+func (w *Writer) rawResource(in *mergeInput, k uint32) uint32 {
+	if v := in.res[k]; v != 0 {
+		return v - 1
+	}
+	r := in.gd.dict.res[k]
+	i, ok := w.res.cached(unsafe.Pointer(r))
+	if !ok {
+		i = w.internResource(r)
+	}
+	in.res[k] = i + 1
+	return i
+}
+
+// rawScope returns the output index of scope k of in's dictionary.
+func (w *Writer) rawScope(in *mergeInput, k uint32) uint32 {
+	if v := in.scopes[k]; v != 0 {
+		return v - 1
+	}
+	s := in.gd.dict.scopes[k]
+	i, ok := w.scopes.cached(unsafe.Pointer(s))
+	if !ok {
+		i = w.internScope(s)
+	}
+	in.scopes[k] = i + 1
+	return i
+}
+
+// rawAttrs appends the output encoding of the attrs-column entry at the
+// start of src (a span of in's current granule) to dst and returns the
+// entry's length in src. It adds tokens and defers some as appendAttrs.
+func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) {
+	vt := &in.gd.vals
+	keys := in.gd.dict.keys
+	w.deferred = w.deferred[:0]
+	cnt, p := uvarint(src, 0)
+	if p < 0 || cnt > uint64(len(src)) {
+		return dst, 0, errBadRow
+	}
+	dst = binary.AppendUvarint(dst, cnt)
+	for ; cnt > 0; cnt-- {
+		var tag uint64
+		if p < len(src) && src[p] < 0x80 {
+			tag = uint64(src[p])
+			p++
+		} else if tag, p = uvarintSlow(src, p); p < 0 {
+			return dst, 0, errBadRow
+		}
+		typ := model.ValueType(tag & 7)
+		var ref uint32
+		var key string
+		if r := tag >> 3; r == 0 {
+			kb, q := stringAt(src, p)
+			if q < 0 {
+				return dst, 0, errBadRow
+			}
+			p = q
+			key = unsafe.String(unsafe.SliceData(kb), len(kb))
+			ref = w.keys.ref(key, false)
+		} else {
+			if r > uint64(len(keys)) {
+				return dst, 0, errBadRow
+			}
+			m := &in.keys[r-1]
+			if *m == 0 {
+				*m = w.keys.ref(keys[r-1], true) + 1
+			}
+			ref = *m - 1
+			key = keys[r-1]
+		}
+		dst = binary.AppendUvarint(dst, uint64(ref)<<3|uint64(typ))
+		if ref == 0 {
+			dst = model.AppendString(dst, key)
+		}
+		switch typ {
+		case model.TypeStr:
+			var v uint64
+			if vt.v1 {
+			} else if p < len(src) && src[p] < 0x80 {
+				v = uint64(src[p])
+				p++
+			} else if v, p = uvarintSlow(src, p); p < 0 {
+				return dst, 0, errBadRow
+			}
+			var val []byte
+			if v == 0 {
+				var q int
+				if val, q = stringAt(src, p); q < 0 {
+					return dst, 0, errBadRow
+				}
+				p = q
+			} else if val, _ = vt.bytes(v); val == nil && v > uint64(len(vt.ents)) {
+				return dst, 0, errBadRow
+			}
+			if ref != 0 {
+				if ki := &w.keys.info[ref-1]; ki.gen != w.gen || !ki.topDone {
+					w.keyTokens(ref, typ, unsafe.String(unsafe.SliceData(val), len(val)), 0)
+				}
+				if idx := w.rawValue(in, ref, v, val); idx >= 0 {
+					dst = binary.AppendUvarint(dst, uint64(idx)+1)
+					continue
+				}
+			}
+			dst = append(dst, 0)
+			dst = binary.AppendUvarint(dst, uint64(len(val)))
+			dst = append(dst, val...)
+			w.deferred = append(w.deferred, rawAttr{ref: ref, key: key, typ: typ, str: unsafe.String(unsafe.SliceData(val), len(val))})
+			continue
+		case model.TypeInt:
+			x, k := binary.Varint(src[p:])
+			if k <= 0 {
+				return dst, 0, errBadRow
+			}
+			dst = append(dst, src[p:p+k]...)
+			p += k
+			if ref != 0 {
+				w.keyTokens(ref, typ, "", uint64(x))
+				continue
+			}
+			w.deferred = append(w.deferred, rawAttr{key: key, typ: typ, num: uint64(x)})
+			continue
+		case model.TypeBool:
+			if p >= len(src) {
+				return dst, 0, errBadRow
+			}
+			b := src[p]
+			dst = append(dst, b)
+			p++
+			if ref != 0 {
+				w.keyTokens(ref, typ, "", uint64(b&1))
+				continue
+			}
+			w.deferred = append(w.deferred, rawAttr{key: key, typ: typ, num: uint64(b & 1)})
+			continue
+		}
+		q := skipValueAt(src, p, byte(typ))
+		if q < 0 {
+			return dst, 0, errBadRow
+		}
+		dst = append(dst, src[p:q]...)
+		p = q
+		if ref != 0 {
+			w.keyTokens(ref, typ, "", 0)
+		} else {
+			w.deferred = append(w.deferred, rawAttr{key: key, typ: typ})
+		}
+	}
+	return dst, p, nil
+}
+
+// uvarint decodes a uvarint at b[p:] and returns it and the position after
+// it (-1 if malformed). The one-byte case is inlined.
+func uvarint(b []byte, p int) (uint64, int) {
+	if p < len(b) && b[p] < 0x80 {
+		return uint64(b[p]), p + 1
+	}
+	return uvarintSlow(b, p)
+}
+
+func uvarintSlow(b []byte, p int) (uint64, int) {
+	if p+1 < len(b) && b[p+1] < 0x80 {
+		return uint64(b[p]&0x7f) | uint64(b[p+1])<<7, p + 2
+	}
+	if p >= len(b) {
+		return 0, -1
+	}
+	v, k := binary.Uvarint(b[p:])
+	if k <= 0 {
+		return 0, -1
+	}
+	return v, p + k
+}
+
+// rawValue returns the output value entry for a string attribute with
+// output key ref, whose value val is entry v of the input granule's values
+// (v ≥ 1, in range) or inline (v = 0); -1 when the output dictionary is
+// full.
+func (w *Writer) rawValue(in *mergeInput, ref uint32, v uint64, val []byte) int {
+	vd := &w.values
+	if v == 0 {
+		return vd.ref(ref, unsafe.String(unsafe.SliceData(val), len(val)))
+	}
+	m := &in.vals[v-1]
+	if m.gen == vd.gen {
+		if e := &vd.ents[m.idx]; e.key == ref {
+			e.count++
+			return int(m.idx)
+		}
+	}
+	idx := vd.ref(ref, unsafe.String(unsafe.SliceData(val), len(val)))
+	if idx >= 0 {
+		*m = valMap{gen: vd.gen, idx: int32(idx)}
+	}
+	return idx
+}
+
+// stringAt returns the string at b[p:] and the position after it (-1 if
+// malformed).
+func stringAt(b []byte, p int) ([]byte, int) {
+	q := skipStringAt(b, p)
+	if q < 0 {
+		return nil, -1
+	}
+	_, k := binary.Uvarint(b[p:])
+	return b[p+k : q], q
+}
+
+// skipModelAttrsAt returns the position after a model.AppendAttrs encoding
+// at b[p:], or -1.
+func skipModelAttrsAt(b []byte, p int) int {
+	n, k := binary.Uvarint(b[p:])
+	if k <= 0 || n > uint64(len(b)-p) {
+		return -1
+	}
+	p += k
+	for ; n > 0 && p >= 0; n-- {
+		if p = skipStringAt(b, p); p < 0 || p >= len(b) {
+			return -1
+		}
+		t := b[p]
+		if t > byte(model.TypeMap) {
+			return -1
+		}
+		p = skipValueAt(b, p+1, t)
+	}
+	return p
+}
+
+// skipEventsAt returns the length of the model.AppendEvents encoding at the
+// start of b, or -1.
+func skipEventsAt(b []byte) int {
+	n, p := binary.Uvarint(b)
+	if p <= 0 || n > uint64(len(b)) {
+		return -1
+	}
+	for ; n > 0 && p >= 0; n-- {
+		if _, k := binary.Varint(b[p:]); k <= 0 {
+			return -1
+		} else {
+			p += k
+		}
+		if p = skipStringAt(b, p); p < 0 {
+			return -1
+		}
+		if p = skipModelAttrsAt(b, p); p < 0 {
+			return -1
+		}
+		p = skipUint32At(b, p)
+	}
+	return p
+}
+
+// skipLinksAt returns the length of the model.AppendLinks encoding at the
+// start of b, or -1.
+func skipLinksAt(b []byte) int {
+	n, p := binary.Uvarint(b)
+	if p <= 0 || n > uint64(len(b)) {
+		return -1
+	}
+	for ; n > 0 && p >= 0; n-- {
+		if len(b)-p < 24 {
+			return -1
+		}
+		p += 24
+		if p = skipStringAt(b, p); p < 0 {
+			return -1
+		}
+		if p = skipUint32At(b, p); p < 0 {
+			return -1
+		}
+		if p = skipModelAttrsAt(b, p); p < 0 {
+			return -1
+		}
+		p = skipUint32At(b, p)
+	}
+	return p
+}
+
+// skipMiscAt returns the length of the misc-column entry at the start of
+// b, or -1.
+func skipMiscAt(b []byte) int {
+	p := skipStringAt(b, 0)
+	if p >= 0 {
+		p = skipUint32At(b, p)
+	}
+	if p >= 0 {
+		p = skipStringAt(b, p)
+	}
+	for i := 0; i < 3 && p >= 0; i++ {
+		p = skipUint32At(b, p)
+	}
+	return p
+}
+
+// skipUint32At returns the position after a uvarint of at most 32 bits at
+// b[p:] (what model.Decoder.Uint32 accepts), or -1.
+func skipUint32At(b []byte, p int) int {
+	if x, k := binary.Uvarint(b[p:]); k > 0 && x <= 1<<32-1 {
+		return p + k
+	}
+	return -1
 }

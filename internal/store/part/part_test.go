@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -131,14 +133,30 @@ func TestAddOrder(t *testing.T) {
 	require.ErrorIs(t, w.Add(&c), ErrOutOfOrder)
 	bad := model.Span{TraceID: model.TraceID{3}, Attrs: []model.Attr{{Key: "x", Type: 9}}}
 	require.Error(t, w.Add(&bad))
+	// Rejected after some attributes were encoded: nothing of it is kept.
+	bad2 := model.Span{TraceID: model.TraceID{2}, Start: 10, Attrs: []model.Attr{str("k", "rejected"), str("new.key", "v"), {Key: "y", Type: 8}}}
+	require.Error(t, w.Add(&bad2))
 	d := model.Span{TraceID: model.TraceID{2}, Start: 10, SpanID: model.SpanID{1}}
 	require.NoError(t, w.Add(&d))
 	require.NoError(t, w.Add(&d)) // exact duplicate: dropped
 	require.Equal(t, int64(1), w.Duplicates())
+	big := model.Span{TraceID: model.TraceID{4}, Attrs: []model.Attr{str("big", strings.Repeat("x", maxSpanBytes))}}
+	require.ErrorContains(t, w.Add(&big), "more than")
+	// The trace before the rejected spans goes on.
+	d.Attrs = []model.Attr{str("k", "kept")}
+	require.NoError(t, w.Add(&d))
 	m, err := w.Finish()
 	require.NoError(t, err)
-	require.Equal(t, int64(2), m.SpanCount)
+	require.Equal(t, int64(3), m.SpanCount)
 	require.Equal(t, int64(1), m.TraceCount)
+	require.Equal(t, []KeyValues{{Key: "k", Values: []ValueCount{{"kept", 1}}}}, m.TopValues)
+	r, err := Open(path)
+	require.NoError(t, err)
+	got, err := r.Trace(model.TraceID{2})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	require.Len(t, got, 3)
+	require.Equal(t, []model.Attr{str("k", "kept")}, got[2].Attrs)
 	_, err = os.Stat(path + ".tmp")
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.ErrorIs(t, w.Add(&d), ErrWriterClosed)
@@ -371,6 +389,104 @@ func TestMerge(t *testing.T) {
 	m2, err := Merge(out2, []*Reader{r, r}, WriteOptions{})
 	require.NoError(t, err)
 	require.Equal(t, m.SpanCount, m2.SpanCount)
+}
+
+// mergeDecoded is Merge as Add would do it: decode every span with Iter
+// and add it, k-way by (trace ID, start, input).
+func mergeDecoded(path string, inputs []*Reader, opts WriteOptions) (*Meta, error) {
+	w, err := Create(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort()
+	its := make([]*Iter, len(inputs))
+	ok := make([]bool, len(inputs))
+	for i, r := range inputs {
+		its[i] = r.Iter()
+		ok[i] = its[i].Next()
+		defer its[i].Close()
+	}
+	for {
+		best := -1
+		for i, it := range its {
+			if ok[i] && (best < 0 || Compare(it.Span(), its[best].Span()) < 0) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		if err := w.Add(its[best].Span()); err != nil {
+			return nil, err
+		}
+		ok[best] = its[best].Next()
+	}
+	for _, it := range its {
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return w.Finish()
+}
+
+// TestMergeMatchesAdd checks that Merge, which copies spans without
+// decoding them, writes exactly what adding the decoded spans writes.
+func TestMergeMatchesAdd(t *testing.T) {
+	spans := append(realistic(23, 8000, 1e18, 60e9), randomSpans(24, 150, 400)...)
+	// Long values on keys seen only with them, keys too long for the key
+	// dictionary (stored inline), values too long for top values.
+	long := strings.Repeat("v", 200)
+	for i := range spans[:300] {
+		s := &spans[i*7]
+		s.Attrs = append(slices.Clone(s.Attrs),
+			str(fmt.Sprintf("long.%d", i%5), long), str(strings.Repeat("k", 300), fmt.Sprint(i%3)),
+			num(strings.Repeat("n", 300), int64(i%2)), str("short", long[:i%150]))
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	dir := t.TempDir()
+	parts := make([][]model.Span, 3)
+	for _, s := range spans {
+		i := rng.IntN(len(parts))
+		parts[i] = append(parts[i], s)
+		if rng.IntN(20) == 0 {
+			parts[(i+1)%len(parts)] = append(parts[(i+1)%len(parts)], s)
+		}
+	}
+	var readers []*Reader
+	for i, p := range parts {
+		path := filepath.Join(dir, string(rune('a'+i))+".part")
+		_, err := Write(path, p, WriteOptions{GranuleSpans: 200 + 100*i, GranuleBytes: 1 << (17 + i)})
+		require.NoError(t, err)
+		r, err := Open(path)
+		require.NoError(t, err)
+		defer r.Close()
+		readers = append(readers, r)
+	}
+	readers = append(readers, readers[0]) // a part with itself: all duplicates
+	for _, opts := range []WriteOptions{{}, {GranuleSpans: 100, TopValues: 2}, {GranuleBytes: 30000}} {
+		a, b := filepath.Join(dir, "raw.part"), filepath.Join(dir, "decoded.part")
+		ma, err := Merge(a, readers, opts)
+		require.NoError(t, err)
+		mb, err := mergeDecoded(b, readers, opts)
+		require.NoError(t, err)
+		require.Equal(t, mb, ma)
+		ba, err := os.ReadFile(a)
+		require.NoError(t, err)
+		bb, err := os.ReadFile(b)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(ba, bb), "merged parts differ (%d and %d bytes)", len(ba), len(bb))
+	}
+	// A version 1 input merges too.
+	v1, err := Open(goldenV1Path)
+	require.NoError(t, err)
+	defer v1.Close()
+	out := filepath.Join(dir, "v1.part")
+	m, err := Merge(out, []*Reader{v1, readers[1]}, WriteOptions{})
+	require.NoError(t, err)
+	require.Equal(t, Version, m.Version)
+	mb, err := mergeDecoded(filepath.Join(dir, "v1-decoded.part"), []*Reader{v1, readers[1]}, WriteOptions{})
+	require.NoError(t, err)
+	require.Equal(t, mb, m)
 }
 
 func encodeAll(spans []model.Span) []string {

@@ -118,15 +118,16 @@ func (r *Reader) load() error {
 	if string(hdr[:len(magic)]) != magic {
 		return r.corrupt(0, "bad header magic", nil)
 	}
-	if hdr[len(magic)] != Version {
-		return r.corrupt(int64(len(magic)), fmt.Sprintf("format version %d, this build reads %d", hdr[len(magic)], Version), nil)
+	version := int(hdr[len(magic)])
+	if version != Version && version != 1 {
+		return r.corrupt(int64(len(magic)), fmt.Sprintf("format version %d, this build reads 1 and %d", version, Version), nil)
 	}
 	var tr [trailerSize]byte
 	trOff := size - trailerSize
 	if err := r.readAt(tr[:], trOff); err != nil {
 		return err
 	}
-	if string(tr[8:8+len(magic)]) != magic || tr[trailerSize-1] != Version {
+	if string(tr[8:8+len(magic)]) != magic || int(tr[trailerSize-1]) != version {
 		return r.corrupt(trOff, "bad trailer magic", nil)
 	}
 	flen := int64(binary.LittleEndian.Uint32(tr[0:]))
@@ -149,7 +150,7 @@ func (r *Reader) load() error {
 	if err != nil {
 		return r.corrupt(fOff, "footer", err)
 	}
-	ft, err := decodeFooter(raw, fOff)
+	ft, err := decodeFooter(raw, version, fOff)
 	if err != nil {
 		return r.corrupt(fOff, "footer", err)
 	}

@@ -1,7 +1,9 @@
 package part
 
 import (
+	"encoding/binary"
 	"strconv"
+	"unsafe"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
 	"github.com/ariadne-tracing/ariadne/internal/store/part/bloom"
@@ -48,6 +50,24 @@ func appendAttrToken(dst []byte, a *model.Attr) ([]byte, bool) {
 // tokenHasher hashes attribute tokens without allocating.
 type tokenHasher struct{ buf []byte }
 
+// value returns the token hash of key=value for a string, int or bool
+// value, and false for other types.
+func (h *tokenHasher) value(key string, typ model.ValueType, str string, num uint64) (uint64, bool) {
+	b := append(append(h.buf[:0], key...), '=')
+	switch typ {
+	case model.TypeStr:
+		b = append(b, str...)
+	case model.TypeInt:
+		b = strconv.AppendInt(b, int64(num), 10)
+	case model.TypeBool:
+		b = strconv.AppendBool(b, num&1 == 1)
+	default:
+		return 0, false
+	}
+	h.buf = b
+	return bloom.Hash(b), true
+}
+
 // add appends the token hashes of attrs to dst.
 func (h *tokenHasher) add(dst []uint64, attrs []model.Attr) []uint64 {
 	for i := range attrs {
@@ -60,4 +80,68 @@ func (h *tokenHasher) add(dst []uint64, attrs []model.Attr) []uint64 {
 		}
 	}
 	return dst
+}
+
+// events appends the token hashes of the attributes in a model.AppendEvents
+// encoding (which must be valid) to dst.
+func (h *tokenHasher) events(dst []uint64, b []byte) []uint64 {
+	n, p := binary.Uvarint(b)
+	for ; n > 0; n-- {
+		_, k := binary.Varint(b[p:])
+		p = skipStringAt(b, p+k)
+		dst, p = h.encodedAttrs(dst, b, p)
+		_, k = binary.Uvarint(b[p:])
+		p += k
+	}
+	return dst
+}
+
+// links appends the token hashes of the attributes in a model.AppendLinks
+// encoding (which must be valid) to dst.
+func (h *tokenHasher) links(dst []uint64, b []byte) []uint64 {
+	n, p := binary.Uvarint(b)
+	for ; n > 0; n-- {
+		p = skipStringAt(b, p+24)
+		_, k := binary.Uvarint(b[p:])
+		dst, p = h.encodedAttrs(dst, b, p+k)
+		_, k = binary.Uvarint(b[p:])
+		p += k
+	}
+	return dst
+}
+
+// encodedAttrs appends the token hashes of the model.AppendAttrs encoding
+// at b[p:] (valid) to dst and returns the position after it.
+func (h *tokenHasher) encodedAttrs(dst []uint64, b []byte, p int) ([]uint64, int) {
+	n, k := binary.Uvarint(b[p:])
+	p += k
+	for ; n > 0; n-- {
+		kb, q := stringAt(b, p)
+		key := unsafe.String(unsafe.SliceData(kb), len(kb))
+		dst = append(dst, bloom.HashString(key))
+		t := model.ValueType(b[q])
+		p = q + 1
+		var str string
+		var num uint64
+		switch t {
+		case model.TypeStr:
+			var sb []byte
+			sb, p = stringAt(b, p)
+			str = unsafe.String(unsafe.SliceData(sb), len(sb))
+		case model.TypeInt:
+			x, k := binary.Varint(b[p:])
+			num = uint64(x)
+			p += k
+		case model.TypeBool:
+			num = uint64(b[p] & 1)
+			p++
+		default:
+			p = skipValueAt(b, p, byte(t))
+			continue
+		}
+		if v, ok := h.value(key, t, str, num); ok {
+			dst = append(dst, v)
+		}
+	}
+	return dst, p
 }
