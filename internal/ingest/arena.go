@@ -43,17 +43,20 @@ func (a *attrArena) init(n int) {
 // begin starts a list.
 func (a *attrArena) begin() { a.start = len(a.buf) }
 
-// push adds an attribute to the list being built and returns it. The
-// pointer is valid until the next push.
+// push adds an attribute to the list being built and returns it, zeroed.
+// The pointer is valid until the next push.
 func (a *attrArena) push() *model.Attr {
 	if len(a.buf) == cap(a.buf) {
 		a.grow()
 	}
-	a.buf = a.buf[:len(a.buf)+1]
-	return &a.buf[len(a.buf)-1]
+	n := len(a.buf)
+	a.buf = a.buf[:n+1]
+	return &a.buf[n]
 }
 
 // grow moves the list being built to a new chunk.
+//
+//go:noinline
 func (a *attrArena) grow() {
 	n := len(a.buf) - a.start
 	size := min(max(a.hint, 64), maxChunk)
@@ -110,7 +113,7 @@ func (a *arena[T]) take(n int) []T {
 type scratch struct {
 	trunc  []string // keys truncated in the current attribute list
 	buf    []byte
-	intern interner
+	intern *interner // allocated on first use by the protobuf decoder
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -151,17 +154,13 @@ type internEntry struct {
 	x, y uint64
 }
 
-// get returns the interned copy of s (0 < len(s) <= maxIntern), or the
-// slot to store it in.
-func (in *interner) get(s string) (string, *internEntry, uint64, uint64) {
-	x, y := fingerprint(s)
-	h := (x ^ uint64(len(s))<<56) * 0x9e3779b97f4a7c15
+// slot returns the entry for a string of length n with fingerprint x, y.
+// The entry holds that string if its length and fingerprint match and,
+// for strings over 16 bytes, its middle bytes too (see state.text).
+func (in *interner) slot(x, y uint64, n int) *internEntry {
+	h := (x ^ uint64(n)<<56) * 0x9e3779b97f4a7c15
 	h ^= y * 0xc2b2ae3d27d4eb4f
-	e := &in.tab[(h^h>>29)>>(64-internBits)]
-	if len(e.s) == len(s) && e.x == x && e.y == y && (len(s) <= 16 || e.s[8:len(s)-8] == s[8:len(s)-8]) {
-		return e.s, nil, 0, 0
-	}
-	return "", e, x, y
+	return &in.tab[(h^h>>29)>>(64-internBits)]
 }
 
 // fingerprint returns the first and last eight bytes of s (overlapping if

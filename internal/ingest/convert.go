@@ -176,7 +176,7 @@ type early struct {
 type state struct {
 	lim      *Limits
 	maxStart uint64 // latest start time accepted
-	proto    bool   // decoding protobuf: strings are views, keep copies them
+	proto    bool   // decoding protobuf: strings are views, text copies them
 	capEnd   int    // protobuf: cap(request)-len(request), to compute bytes left
 	sc       *scratch
 
@@ -204,6 +204,9 @@ func (st *state) init(lim *Limits, now time.Time, proto bool) {
 		st.maxStart = uint64(n) + uint64(lim.MaxFutureSkew)
 	}
 	st.sc = getScratch()
+	if proto && st.sc.intern == nil {
+		st.sc.intern = new(interner)
+	}
 }
 
 // done releases the scratch memory.

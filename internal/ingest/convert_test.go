@@ -337,7 +337,8 @@ func TestNestedEncodingMatchesModel(t *testing.T) {
 	mm.PutEmptySlice("s").AppendEmpty().SetInt(1)
 	st := state{lim: &Limits{MaxAttrValueBytes: 4096}, sc: getScratch()}
 	var got model.Attr
-	pv := pdataValue(v)
+	var pv value
+	pv.setPdata(v)
 	st.attr(&got, "key", &pv)
 	require.Equal(t, model.AttrFromValue("key", v), got)
 	require.Empty(t, st.sc.trunc)

@@ -86,11 +86,12 @@ func (st *state) pdataAttrs(m pcommon.Map, dropped uint32, invalidEnd bool) ([]m
 	n := min(m.Len(), st.lim.MaxAttrsPerSpan)
 	st.beginAttrs()
 	i := 0
+	var v value
 	for k, pv := range m.All() {
 		if i == n {
 			break
 		}
-		v := pdataValue(pv)
+		v.setPdata(pv)
 		st.attr(st.attrs.push(), k, &v)
 		i++
 	}

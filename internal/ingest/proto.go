@@ -446,7 +446,12 @@ func (st *state) span(b []byte, pos position, res *model.Resource, scope *model.
 			var err error
 			switch f {
 			case 9:
-				if err = st.kvOrSkim(p, nattrs); err != nil {
+				if nattrs < st.lim.MaxAttrsPerSpan { // kvOrSkim, inlined
+					err = st.kv(p, st.attrs.push())
+				} else {
+					err = skim(kKeyValue, p, 0)
+				}
+				if err != nil {
 					err = at(err, "attributes", nattrs)
 				}
 				nattrs++

@@ -61,7 +61,7 @@ type value struct {
 	typ model.ValueType
 	num uint64
 	// str is a string value: pdata's string, or for protobuf a view of
-	// the request bytes (see view) that must go through state.keep to be
+	// the request bytes (see view) that must go through state.text to be
 	// stored.
 	str string
 	// bin is a bytes value (not yet copied).
@@ -72,28 +72,30 @@ type value struct {
 	raw []byte
 }
 
-// pdataValue describes a pdata value.
-func pdataValue(v pcommon.Value) value {
-	switch v.Type() {
+// setPdata sets v to describe the pdata value pv (only the fields its
+// type uses).
+func (v *value) setPdata(pv pcommon.Value) {
+	switch pv.Type() {
 	case pcommon.ValueTypeStr:
-		return value{typ: model.TypeStr, str: v.Str()}
+		v.typ, v.str = model.TypeStr, pv.Str()
 	case pcommon.ValueTypeBool:
-		if v.Bool() {
-			return value{typ: model.TypeBool, num: 1}
+		v.typ, v.num = model.TypeBool, 0
+		if pv.Bool() {
+			v.num = 1
 		}
-		return value{typ: model.TypeBool}
 	case pcommon.ValueTypeInt:
-		return value{typ: model.TypeInt, num: uint64(v.Int())}
+		v.typ, v.num = model.TypeInt, uint64(pv.Int())
 	case pcommon.ValueTypeDouble:
-		return value{typ: model.TypeDouble, num: math.Float64bits(v.Double())}
+		v.typ, v.num = model.TypeDouble, math.Float64bits(pv.Double())
 	case pcommon.ValueTypeBytes:
-		return value{typ: model.TypeBytes, bin: v.Bytes().AsRaw()}
+		v.typ, v.bin = model.TypeBytes, pv.Bytes().AsRaw()
 	case pcommon.ValueTypeSlice:
-		return value{typ: model.TypeArray, pd: v}
+		v.typ, v.pd = model.TypeArray, pv
 	case pcommon.ValueTypeMap:
-		return value{typ: model.TypeMap, pd: v}
+		v.typ, v.pd = model.TypeMap, pv
+	default:
+		v.typ = model.TypeEmpty
 	}
-	return value{}
 }
 
 // text returns s repaired (valid UTF-8), as a string that may be stored:
@@ -109,9 +111,11 @@ func (st *state) text(s string) string {
 	var e *internEntry
 	var x, y uint64
 	if len(s) <= maxIntern {
-		var c string
-		if c, e, x, y = st.sc.intern.get(s); e == nil {
-			return c
+		// The interner's lookup, inlined (see interner.get).
+		x, y = fingerprint(s)
+		e = st.sc.intern.slot(x, y, len(s))
+		if len(e.s) == len(s) && e.x == x && e.y == y && (len(s) <= 16 || e.s[8:len(s)-8] == s[8:len(s)-8]) {
+			return e.s
 		}
 	}
 	if !utf8.ValidString(s) {
@@ -147,14 +151,32 @@ func (st *state) textMax(s string, max int) (_ string, cut bool) {
 // MaxAttrValueBytes, arrays and maps encoded within it (model.AppendAttrs
 // format). Keys of cut values are recorded in the scratch's trunc.
 func (st *state) attr(a *model.Attr, key string, v *value) {
-	// a is zeroed arena memory: set only what is not zero.
-	key = st.text(key)
+	// a is zeroed arena memory: set only what is not zero. (The pdata
+	// branches are text and textMax, inlined for the pdata decoder.)
+	if st.proto {
+		key = st.text(key)
+	} else {
+		key = validUTF8(key)
+	}
 	max := st.lim.MaxAttrValueBytes
 	a.Key, a.Type = key, v.typ
 	switch v.typ {
 	case model.TypeStr:
-		var cut bool
-		if a.Str, cut = st.textMax(v.str, max); cut {
+		s, cut := v.str, false
+		switch {
+		case !st.proto:
+			if s = validUTF8(s); len(s) > max {
+				s, cut = truncUTF8(s, max), true
+			}
+		case len(s) <= max: // textMax's common case
+			if s = st.text(s); len(s) > max {
+				s, cut = truncUTF8(s, max), true
+			}
+		default:
+			s, cut = st.textMax(s, max)
+		}
+		a.Str = s
+		if cut {
 			st.sc.trunc = append(st.sc.trunc, key)
 		}
 	case model.TypeBool, model.TypeInt, model.TypeDouble:
@@ -202,8 +224,9 @@ func (st *state) appendList(dst []byte, v *value, budget, depth int) ([]byte, bo
 	case isMap:
 		m := v.pd.Map()
 		l.budget = budget - uvarintLen(uint64(m.Len()))
+		var e value
 		for k, pv := range m.All() {
-			e := pdataValue(pv)
+			e.setPdata(pv)
 			var ok bool
 			if dst, ok = st.appendElem(dst, &l, validUTF8(k), &e); !ok {
 				break
@@ -212,8 +235,9 @@ func (st *state) appendList(dst []byte, v *value, budget, depth int) ([]byte, bo
 	default:
 		s := v.pd.Slice()
 		l.budget = budget - uvarintLen(uint64(s.Len()))
+		var e value
 		for i := range s.Len() {
-			e := pdataValue(s.At(i))
+			e.setPdata(s.At(i))
 			var ok bool
 			if dst, ok = st.appendElem(dst, &l, "", &e); !ok {
 				break

@@ -3,6 +3,7 @@ package part
 import (
 	"encoding/binary"
 	"strings"
+	"unsafe"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
 	"github.com/ariadne-tracing/ariadne/internal/store/part/bloom"
@@ -26,12 +27,21 @@ type keyInfo struct {
 	gen     uint32  // token generation that last added hash
 	top     *topKey // top-value counters (nil: not tracked)
 	topDone bool    // top is set
-	// The last int or bool value seen, its token hash and generation.
-	numOK   bool
-	numType model.ValueType
-	num     uint64
-	numHash uint64
-	numGen  uint32
+	// Recent int and bool values (by value modulo numMemos) with their
+	// token hashes and generations.
+	nums [numMemos]numMemo
+}
+
+// numMemos is the number of numbers remembered per key: enough for small
+// ranges (status codes, counts).
+const numMemos = 8
+
+type numMemo struct {
+	ok   bool
+	typ  model.ValueType
+	gen  uint32
+	num  uint64
+	hash uint64
 }
 
 // ref returns the attrs-column ref of key: its dictionary index plus one,
@@ -64,12 +74,33 @@ func (k *keyDict) ref(key string, stable bool) uint32 {
 // operation (same keys in the same order, often the same values) skip the
 // key and value lookups. It holds the dictionaries' copies of the strings,
 // which stay in cache, not the spans'.
+//
+// A caller that shares strings between spans passes the same pointers
+// again: srcKey and srcVal, the caller's last strings, catch that without
+// comparing bytes.
 type attrMemo struct {
-	key string // keyDict.keys[ref-1]
-	ref uint32 // key ref of key (0: memo empty)
-	val string // valueDict.str(idx)
-	idx int32  // value dictionary entry
-	gen uint32 // valueDict.gen idx and val are valid for (0: none)
+	key    string // keyDict.keys[ref-1]
+	srcKey string
+	ref    uint32 // key ref of key (0: memo empty)
+	typ    model.ValueType
+	val    string // valueDict.str(idx)
+	srcVal string
+	idx    int32  // value dictionary entry
+	gen    uint32 // valueDict.gen idx and val are valid for (0: none)
+}
+
+// spanMemo holds the memos of spans of one name and kind: per attribute
+// position, and the shape of the last one (index+1, 0: none), valid while
+// every position matches its memo's ref and type and the count is n.
+type spanMemo struct {
+	attrs []attrMemo
+	shape int32
+	n     int
+}
+
+// same reports whether a and b are the same string in memory.
+func same(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // Memos are kept for the first maxMemoNames span names and maxMemoAttrs
@@ -94,56 +125,99 @@ func appendValue(dst []byte, a *model.Attr) []byte {
 	return dst
 }
 
-// decodeAttrsCol decodes one span's attributes, appending to dst[:0];
-// vals is the granule's value table.
-func decodeAttrsCol(d *model.Decoder, keys []string, vals *valueTable, dst []model.Attr) []model.Attr {
-	n := d.Count(1)
+// decodeAttrs decodes one span's attrs-column entry, appending to dst[:0].
+func (gd *gdec) decodeAttrs(d *model.Decoder, dst []model.Attr) []model.Attr {
 	dst = dst[:0]
-	for i := 0; i < n && d.Err() == nil; i++ {
-		var a model.Attr
-		tag := d.Uvarint()
-		a.Type = model.ValueType(tag & 7)
-		ref := tag >> 3
-		switch {
-		case ref == 0:
-			a.Key = d.String()
-		case ref-1 < uint64(len(keys)):
-			a.Key = keys[ref-1]
-		default:
-			fail(d)
-			return dst
-		}
-		switch a.Type {
-		case model.TypeEmpty:
-		case model.TypeBool:
-			a.Num = uint64(d.Byte() & 1)
-		case model.TypeInt:
-			a.Num = uint64(d.Varint())
-		case model.TypeDouble:
-			if b := d.Bytes(8); b != nil {
-				a.Num = binary.LittleEndian.Uint64(b)
-			}
-		case model.TypeStr:
-			if vals.v1 {
-				a.Str = d.String()
-				break
-			}
-			v := d.Uvarint()
-			if v == 0 {
-				a.Str = d.String()
-				break
-			}
-			var ok bool
-			if a.Str, ok = vals.str(v); !ok {
-				fail(d)
+	keys, vals := gd.dict.keys, &gd.vals
+	if vals.v1 {
+		n := d.Count(1)
+		for i := 0; i < n && d.Err() == nil; i++ {
+			tag := d.Uvarint()
+			a, ok := decodeAttr(d, tag, keys, vals)
+			if !ok {
 				return dst
 			}
-		default:
-			a.Str = d.String()
+			dst = append(dst, a)
+		}
+		return dst
+	}
+	tags, ok := gd.shape(d)
+	if !ok {
+		return dst
+	}
+	for _, tag := range tags {
+		a, ok := decodeAttr(d, tag, keys, vals)
+		if !ok || d.Err() != nil {
+			return dst
 		}
 		dst = append(dst, a)
 	}
 	return dst
+}
+
+// shape reads the shape at the start of a version 2 attrs entry.
+func (gd *gdec) shape(d *model.Decoder) ([]uint64, bool) {
+	s := d.Uvarint()
+	if s != 0 {
+		tags, ok := gd.dict.shapes.get(s)
+		if !ok {
+			fail(d)
+		}
+		return tags, ok
+	}
+	n := d.Count(1)
+	gd.tagBuf = gd.tagBuf[:0]
+	for i := 0; i < n && d.Err() == nil; i++ {
+		gd.tagBuf = append(gd.tagBuf, d.Uvarint())
+	}
+	return gd.tagBuf, d.Err() == nil
+}
+
+// decodeAttr decodes the key (if inline) and value of an attribute with
+// tag (ref<<3 | type).
+func decodeAttr(d *model.Decoder, tag uint64, keys []string, vals *valueTable) (model.Attr, bool) {
+	var a model.Attr
+	a.Type = model.ValueType(tag & 7)
+	ref := tag >> 3
+	switch {
+	case ref == 0:
+		a.Key = d.String()
+	case ref-1 < uint64(len(keys)):
+		a.Key = keys[ref-1]
+	default:
+		fail(d)
+		return a, false
+	}
+	switch a.Type {
+	case model.TypeEmpty:
+	case model.TypeBool:
+		a.Num = uint64(d.Byte() & 1)
+	case model.TypeInt:
+		a.Num = uint64(d.Varint())
+	case model.TypeDouble:
+		if b := d.Bytes(8); b != nil {
+			a.Num = binary.LittleEndian.Uint64(b)
+		}
+	case model.TypeStr:
+		if vals.v1 {
+			a.Str = d.String()
+			break
+		}
+		v := d.Uvarint()
+		if v == 0 {
+			a.Str = d.String()
+			break
+		}
+		i := vals.index(uint32(ref), v)
+		if i < 0 {
+			fail(d)
+			return a, false
+		}
+		a.Str = vals.str(i)
+	default:
+		a.Str = d.String()
+	}
+	return a, true
 }
 
 // fail makes d fail (model.Decoder reports a short read for n < 0).
@@ -167,17 +241,39 @@ func skipValue(d *model.Decoder, t model.ValueType) {
 	}
 }
 
-func skipAttrsCol(d *model.Decoder, vals *valueTable) {
-	n := d.Count(1)
-	for i := 0; i < n && d.Err() == nil; i++ {
-		tag := d.Uvarint()
-		if tag>>3 == 0 {
-			skipString(d)
+// skipAttrs skips one span's attrs-column entry, checking it.
+func (gd *gdec) skipAttrs(d *model.Decoder) {
+	vals := &gd.vals
+	if vals.v1 {
+		n := d.Count(1)
+		for i := 0; i < n && d.Err() == nil; i++ {
+			tag := d.Uvarint()
+			if tag>>3 == 0 {
+				skipString(d)
+			}
+			skipValue(d, model.ValueType(tag&7))
 		}
-		if t := model.ValueType(tag & 7); t == model.TypeStr && !vals.v1 {
+		return
+	}
+	tags, ok := gd.shape(d)
+	if !ok {
+		return
+	}
+	for _, tag := range tags {
+		if d.Err() != nil {
+			return
+		}
+		ref := tag >> 3
+		if ref == 0 {
+			skipString(d)
+		} else if ref > uint64(len(gd.dict.keys)) {
+			fail(d)
+			return
+		}
+		if t := model.ValueType(tag & 7); t == model.TypeStr {
 			if v := d.Uvarint(); v == 0 {
 				skipString(d)
-			} else if v > uint64(len(vals.ents)) {
+			} else if vals.index(uint32(ref), v) < 0 {
 				fail(d)
 			}
 		} else {

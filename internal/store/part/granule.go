@@ -39,6 +39,7 @@ type gdec struct {
 	heavyPos [numHeavy]int
 	vals     valueTable   // the values column, read with the heavy columns
 	attrs    []model.Attr // reused by Scan and Iter
+	tagBuf   []uint64     // inline shapes
 }
 
 var gdecPool = sync.Pool{New: func() any { return new(gdec) }}
@@ -104,7 +105,11 @@ func (gd *gdec) readCols(from, to int) error {
 		gd.cols[c], gd.colBuf[c] = out, out
 		switch {
 		case c == colValues:
-			if err := gd.vals.parse(out, gd.r.ft.version == 1); err != nil {
+			dc, err := gd.r.loadDict()
+			if err != nil {
+				return err
+			}
+			if err := gd.vals.parse(out, gd.r.ft.version == 1, len(dc.keys)); err != nil {
 				return gd.corrupt(c, "bad encoding", err)
 			}
 		case c >= firstHeavy:
@@ -301,7 +306,7 @@ func (gd *gdec) heavySpan(i int, s *model.Span, reuse bool) error {
 		for ; gd.heavyPos[c] < i && d.Err() == nil; gd.heavyPos[c]++ {
 			switch c + firstHeavy {
 			case colAttrs:
-				skipAttrsCol(d, &gd.vals)
+				gd.skipAttrs(d)
 			case colEvents:
 				skipEvents(d)
 			case colLinks:
@@ -316,7 +321,7 @@ func (gd *gdec) heavySpan(i int, s *model.Span, reuse bool) error {
 			if reuse {
 				buf = gd.attrs
 			}
-			s.Attrs = decodeAttrsCol(d, gd.dict.keys, &gd.vals, buf)
+			s.Attrs = gd.decodeAttrs(d, buf)
 			if reuse {
 				gd.attrs = s.Attrs
 			}

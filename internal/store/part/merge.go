@@ -76,7 +76,7 @@ type mergeInput struct {
 	idx int // position in the inputs: ties go to the lower
 	gi  int // next granule
 	gd  *gdec
-	i   int // current span in gd, -1 before the first
+	i   int              // current span in gd, -1 before the first
 	pos [numHeavy]int    // offsets of the current span in the heavy columns
 	cur [numHeavy]uint32 // its lengths there (set by Writer.addRaw)
 	err error            // the input is corrupt
@@ -90,6 +90,7 @@ type mergeInput struct {
 	keys   []uint32 // key index -> output key ref+1
 	res    []uint32
 	scopes []uint32
+	shapes []int32  // shape -> output shape+1; -1: depends on the span (inline keys)
 	vals   []valMap // value of the current granule -> output entry
 }
 
@@ -146,6 +147,7 @@ func (in *mergeInput) next() (bool, error) {
 			in.keys = make([]uint32, len(dc.keys))
 			in.res = make([]uint32, len(dc.res))
 			in.scopes = make([]uint32, len(dc.scopes))
+			in.shapes = make([]int32, dc.shapes.len())
 		}
 		n := len(gd.vals.ents)
 		if cap(in.vals) < n {
@@ -317,21 +319,44 @@ func (w *Writer) rawScope(in *mergeInput, k uint32) uint32 {
 // start of src (a span of in's current granule) to dst and returns the
 // entry's length in src. It adds tokens and defers some as appendAttrs.
 func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) {
-	vt := &in.gd.vals
-	keys := in.gd.dict.keys
+	gd := in.gd
+	vt, keys := &gd.vals, gd.dict.keys
 	w.deferred = w.deferred[:0]
-	cnt, p := uvarint(src, 0)
-	if p < 0 || cnt > uint64(len(src)) {
-		return dst, 0, errBadRow
-	}
-	dst = binary.AppendUvarint(dst, cnt)
-	for ; cnt > 0; cnt-- {
-		var tag uint64
-		if p < len(src) && src[p] < 0x80 {
-			tag = uint64(src[p])
-			p++
-		} else if tag, p = uvarintSlow(src, p); p < 0 {
+	vals, outTags := w.rowVals[:0], w.tagBuf[:0]
+	var inTags []uint64
+	var n uint64
+	var p int
+	shape := uint64(0) // input shape index+1, 0 if inline (or version 1)
+	outShape := int32(0)
+	if vt.v1 {
+		if n, p = uvarint(src, 0); p < 0 || n > uint64(len(src)) {
 			return dst, 0, errBadRow
+		}
+	} else {
+		var err error
+		if inTags, p, err = rowShape(src, &gd.dict.shapes, w.tagBuf2[:0]); err != nil {
+			return dst, 0, err
+		}
+		if src[0] != 0 {
+			shape, _ = uvarint(src, 0)
+			outShape = in.shapes[shape-1]
+		} else {
+			w.tagBuf2 = inTags
+		}
+		n = uint64(len(inTags))
+	}
+	cacheable := shape != 0
+	for i := uint64(0); i < n; i++ {
+		var tag uint64
+		if vt.v1 {
+			if p < len(src) && src[p] < 0x80 {
+				tag = uint64(src[p])
+				p++
+			} else if tag, p = uvarintSlow(src, p); p < 0 {
+				return dst, 0, errBadRow
+			}
+		} else {
+			tag = inTags[i]
 		}
 		typ := model.ValueType(tag & 7)
 		var ref uint32
@@ -344,6 +369,7 @@ func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) 
 			p = q
 			key = unsafe.String(unsafe.SliceData(kb), len(kb))
 			ref = w.keys.ref(key, false)
+			cacheable = false
 		} else {
 			if r > uint64(len(keys)) {
 				return dst, 0, errBadRow
@@ -355,9 +381,11 @@ func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) 
 			ref = *m - 1
 			key = keys[r-1]
 		}
-		dst = binary.AppendUvarint(dst, uint64(ref)<<3|uint64(typ))
+		if outShape <= 0 {
+			outTags = append(outTags, uint64(ref)<<3|uint64(typ))
+		}
 		if ref == 0 {
-			dst = model.AppendString(dst, key)
+			vals = model.AppendString(vals, key)
 		}
 		switch typ {
 		case model.TypeStr:
@@ -370,27 +398,30 @@ func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) 
 				return dst, 0, errBadRow
 			}
 			var val []byte
+			entry := -1
 			if v == 0 {
 				var q int
 				if val, q = stringAt(src, p); q < 0 {
 					return dst, 0, errBadRow
 				}
 				p = q
-			} else if val, _ = vt.bytes(v); val == nil && v > uint64(len(vt.ents)) {
+			} else if entry = vt.index(uint32(tag>>3), v); entry < 0 {
 				return dst, 0, errBadRow
+			} else {
+				val = vt.bytes(entry)
 			}
 			if ref != 0 {
 				if ki := &w.keys.info[ref-1]; ki.gen != w.gen || !ki.topDone {
 					w.keyTokens(ref, typ, unsafe.String(unsafe.SliceData(val), len(val)), 0)
 				}
-				if idx := w.rawValue(in, ref, v, val); idx >= 0 {
-					dst = binary.AppendUvarint(dst, uint64(idx)+1)
+				if idx := w.rawValue(in, ref, entry, val); idx >= 0 {
+					vals = binary.AppendUvarint(vals, uint64(w.values.ents[idx].local))
 					continue
 				}
 			}
-			dst = append(dst, 0)
-			dst = binary.AppendUvarint(dst, uint64(len(val)))
-			dst = append(dst, val...)
+			vals = append(vals, 0)
+			vals = binary.AppendUvarint(vals, uint64(len(val)))
+			vals = append(vals, val...)
 			w.deferred = append(w.deferred, rawAttr{ref: ref, key: key, typ: typ, str: unsafe.String(unsafe.SliceData(val), len(val))})
 			continue
 		case model.TypeInt:
@@ -398,7 +429,7 @@ func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) 
 			if k <= 0 {
 				return dst, 0, errBadRow
 			}
-			dst = append(dst, src[p:p+k]...)
+			vals = append(vals, src[p:p+k]...)
 			p += k
 			if ref != 0 {
 				w.keyTokens(ref, typ, "", uint64(x))
@@ -411,7 +442,7 @@ func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) 
 				return dst, 0, errBadRow
 			}
 			b := src[p]
-			dst = append(dst, b)
+			vals = append(vals, b)
 			p++
 			if ref != 0 {
 				w.keyTokens(ref, typ, "", uint64(b&1))
@@ -424,7 +455,7 @@ func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) 
 		if q < 0 {
 			return dst, 0, errBadRow
 		}
-		dst = append(dst, src[p:q]...)
+		vals = append(vals, src[p:q]...)
 		p = q
 		if ref != 0 {
 			w.keyTokens(ref, typ, "", 0)
@@ -432,7 +463,20 @@ func (w *Writer) rawAttrs(dst, src []byte, in *mergeInput) ([]byte, int, error) 
 			w.deferred = append(w.deferred, rawAttr{key: key, typ: typ})
 		}
 	}
-	return dst, p, nil
+	w.rowVals, w.tagBuf = vals, outTags
+	if outShape > 0 {
+		dst = binary.AppendUvarint(dst, uint64(outShape))
+	} else {
+		var idx int
+		dst, idx = w.appendShapeRef(dst, outTags)
+		if shape != 0 {
+			in.shapes[shape-1] = -1
+			if cacheable && idx >= 0 {
+				in.shapes[shape-1] = int32(idx + 1)
+			}
+		}
+	}
+	return append(dst, vals...), p, nil
 }
 
 // uvarint decodes a uvarint at b[p:] and returns it and the position after
@@ -459,15 +503,14 @@ func uvarintSlow(b []byte, p int) (uint64, int) {
 }
 
 // rawValue returns the output value entry for a string attribute with
-// output key ref, whose value val is entry v of the input granule's values
-// (v ≥ 1, in range) or inline (v = 0); -1 when the output dictionary is
-// full.
-func (w *Writer) rawValue(in *mergeInput, ref uint32, v uint64, val []byte) int {
+// output key ref, whose value val is entry (≥ 0) of the input granule's
+// values or inline (entry < 0); -1 when the output dictionary is full.
+func (w *Writer) rawValue(in *mergeInput, ref uint32, entry int, val []byte) int {
 	vd := &w.values
-	if v == 0 {
+	if entry < 0 {
 		return vd.ref(ref, unsafe.String(unsafe.SliceData(val), len(val)))
 	}
-	m := &in.vals[v-1]
+	m := &in.vals[entry]
 	if m.gen == vd.gen {
 		if e := &vd.ents[m.idx]; e.key == ref {
 			e.count++

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -629,4 +630,49 @@ func TestClosed(t *testing.T) {
 	it := r.Iter()
 	require.False(t, it.Next())
 	require.ErrorIs(t, it.Err(), ErrClosed)
+}
+
+// TestSpanSizeBound checks that spanSize, which Add checks before it
+// commits the previous trace, bounds what keepSpan measures afterwards, so
+// that Add never rejects a span after that commit.
+func TestSpanSizeBound(t *testing.T) {
+	spans := append(randomSpans(61, 200, 50), realistic(62, 2000, 1e18, 60e9)...)
+	// Spans made of one kind of field each, with the most bytes per field.
+	last := model.TraceID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	stress := make([]model.Span, 4)
+	for i := 0; i < 1000; i++ {
+		stress[0].Events = append(stress[0].Events, model.Event{Time: -1 << 62, DroppedAttrs: 1 << 31})
+		stress[1].Links = append(stress[1].Links, model.Link{Flags: 1 << 31, DroppedAttrs: 1 << 31})
+		stress[2].Attrs = append(stress[2].Attrs, model.Attr{Key: fmt.Sprint(i), Type: model.TypeInt, Num: 1 << 63})
+		stress[3].Attrs = append(stress[3].Attrs, model.Attr{Key: strings.Repeat("k", 257+i%2), Type: model.TypeStr, Str: fmt.Sprint(i)})
+	}
+	spans = sortedCopy(spans)
+	for i := range stress {
+		stress[i].TraceID, stress[i].Start = last, math.MaxInt64
+		stress[i].Name = strings.Repeat("n", 300)
+		stress[i].TraceState, stress[i].StatusMessage = "x", "y"
+		stress[i].DroppedAttrs, stress[i].DroppedEvents, stress[i].DroppedLinks = 1<<32-1, 1<<32-1, 1<<32-1
+		stress[i].SpanID = model.SpanID{byte(i)}
+		spans = append(spans, stress[i])
+	}
+	w, err := Create(filepath.Join(t.TempDir(), "p.part"), WriteOptions{GranuleSpans: 100})
+	require.NoError(t, err)
+	defer w.Abort()
+	for i := range spans {
+		s := &spans[i]
+		bound, err := spanSize(s)
+		require.NoError(t, err)
+		dups := w.Duplicates()
+		require.NoError(t, w.Add(s))
+		if w.Duplicates() != dups {
+			continue
+		}
+		p := &w.pend
+		ws := &p.spans[len(p.spans)-1]
+		size := len(ws.name) + len(w.values.data) - w.spanValBytes
+		for c := range p.heavy {
+			size += len(p.heavy[c]) - int(ws.heavy[c])
+		}
+		require.LessOrEqual(t, size, bound, "span %d", i)
+	}
 }

@@ -41,6 +41,7 @@ type dict struct {
 	resSvc []uint32 // service index of each resource
 	scopes []*model.Scope
 	keys   []string
+	shapes shapeTable // version 2
 }
 
 // Open opens a part file and reads its footer. It returns an error
@@ -248,6 +249,17 @@ func (r *Reader) readDict() (*dict, error) {
 	dc.keys = make([]string, 0, nk)
 	for i := 0; i < nk && d.Err() == nil; i++ {
 		dc.keys = append(dc.keys, d.String())
+	}
+	dc.shapes.reset()
+	if r.ft.version >= 2 {
+		if ns := d.Count(1); d.Err() == nil {
+			rest := d.Rest()
+			p, err := dc.shapes.parse(rest, 0, uint64(ns))
+			if err != nil {
+				return nil, r.corrupt(b.off, "dictionary", err)
+			}
+			d.Bytes(p)
+		}
 	}
 	if err := d.Err(); err != nil {
 		return nil, r.corrupt(b.off, "dictionary", err)

@@ -141,15 +141,15 @@ type Writer struct {
 	names     map[string]uint32
 	nameList  []string
 	nameCache strCache
-	services map[string]uint32
-	svcList  []string
-	res      interner
-	scopes   interner
-	ops      map[uint64]struct{} // opKey
-	opCache  [256]uint64         // opKey+1 of ops known to be in ops
-	opsTrunc bool
-	top      *topValues
-	th       tokenHasher
+	services  map[string]uint32
+	svcList   []string
+	res       interner
+	scopes    interner
+	ops       map[uint64]struct{} // opKey
+	opCache   [256]uint64         // opKey+1 of ops known to be in ops
+	opsTrunc  bool
+	top       *topValues
+	th        tokenHasher
 	// gen is the token generation: it changes whenever the pending chunk
 	// starts afresh, so that keyInfo.gen and topEntry.gen tell whether a
 	// token is already in the pending chunk's list.
@@ -170,19 +170,24 @@ type Writer struct {
 	values    valueDict // value dictionary of gran (and of pend until it is committed)
 	granules  []granule
 
-	cols       [firstHeavy][]byte
-	valCol     []byte
-	rows       []byte   // scratch for valueDict.rebase
-	rowStarts  []uint32 // scratch for valueDict.rebase
-	out        []byte
+	shapes shapeDict
+	memos  []*spanMemo // by name index and kind (see attrMemos)
 	// Value dictionary entries and bytes before the span being added.
 	spanVals, spanValBytes int
 	deferred               []rawAttr // attributes whose tokens wait for keepSpan
-	memos                  [][]attrMemo // by name index and kind (see attrMemos)
-	set        []uint64 // hash set for distinct tokens
-	parentIdx  spanIndex
-	svcScratch []uint32
-	scratch    []byte
+
+	// Scratch buffers.
+	cols              [firstHeavy][]byte
+	valCol            []byte
+	rows              []byte   // valueDict.rebase
+	rowStarts         []uint32 // valueDict.rebase
+	out               []byte
+	tagBuf, tagBuf2   []uint64 // shapes
+	shapeEnc, rowVals []byte
+	set               []uint64 // hash set for distinct tokens
+	parentIdx         spanIndex
+	svcScratch        []uint32
+	scratch           []byte
 }
 
 // Create starts writing a part that Finish will move to path. It writes to
@@ -195,20 +200,21 @@ func Create(path string, opts WriteOptions) (*Writer, error) {
 		return nil, fmt.Errorf("create part: %w", err)
 	}
 	w := &Writer{
-		opts:      opts,
-		path:      path,
-		tmp:       tmp,
-		f:         f,
-		bw:        bufio.NewWriterSize(f, 1<<20),
-		keys:      keyDict{index: map[string]uint32{}},
-		names:     map[string]uint32{},
-		services:  map[string]uint32{},
-		res:       newInterner(),
-		scopes:    newInterner(),
-		ops:       map[uint64]struct{}{},
-		top:       newTopValues(opts.TopValues),
-		gen:       1,
-		values:    newValueDict(),
+		opts:     opts,
+		path:     path,
+		tmp:      tmp,
+		f:        f,
+		bw:       bufio.NewWriterSize(f, 1<<20),
+		keys:     keyDict{index: map[string]uint32{}},
+		names:    map[string]uint32{},
+		services: map[string]uint32{},
+		res:      newInterner(),
+		scopes:   newInterner(),
+		ops:      map[uint64]struct{}{},
+		top:      newTopValues(opts.TopValues),
+		gen:      1,
+		values:   newValueDict(),
+		shapes:   newShapeDict(),
 	}
 	w.write(append([]byte(magic), Version))
 	if w.err != nil {
@@ -242,23 +248,25 @@ func validAttrs(attrs []model.Attr) bool {
 }
 
 // spanSize checks the attribute types of s, its events and links, and
-// returns an upper bound of the bytes s takes in a part, the resource and
-// scope aside (they are checked when first interned, see Add).
+// returns an upper bound of the bytes s adds to a part's heavy columns and
+// value dictionary, name included (what keepSpan measures), the resource
+// and scope aside (they are checked when first interned, see Add). The
+// constants cover every varint and length prefix with room to spare.
 func spanSize(s *model.Span) (int, error) {
-	n := 64 + len(s.Name) + len(s.TraceState) + len(s.StatusMessage)
+	n := 128 + len(s.Name) + len(s.TraceState) + len(s.StatusMessage)
 	var ok bool
 	if n, ok = attrsSize(n, s.Attrs); !ok {
 		return 0, errors.New("attribute of unknown type")
 	}
 	for i := range s.Events {
 		e := &s.Events[i]
-		if n, ok = attrsSize(n+32+len(e.Name), e.Attrs); !ok {
+		if n, ok = attrsSize(n+64+len(e.Name), e.Attrs); !ok {
 			return 0, errors.New("event attribute of unknown type")
 		}
 	}
 	for i := range s.Links {
 		l := &s.Links[i]
-		if n, ok = attrsSize(n+64+len(l.TraceState), l.Attrs); !ok {
+		if n, ok = attrsSize(n+128+len(l.TraceState), l.Attrs); !ok {
 			return 0, errors.New("link attribute of unknown type")
 		}
 	}
@@ -273,7 +281,7 @@ func attrsSize(n int, attrs []model.Attr) (int, bool) {
 		if a.Type > model.TypeMap {
 			return n, false
 		}
-		n += 32 + len(a.Key) + len(a.Str)
+		n += 48 + len(a.Key) + len(a.Str)
 	}
 	return n, true
 }
@@ -349,10 +357,10 @@ func (w *Writer) Add(s *model.Span) error {
 	return nil
 }
 
-// attrMemos returns the attribute memos for spans of name nameIdx and
-// kind with n attributes, nil if there are none. Client and server spans
-// of an RPC share a name but not their attributes, hence the kind.
-func (w *Writer) attrMemos(nameIdx int32, kind int8, n int) []attrMemo {
+// attrMemos returns the memos for spans of name nameIdx and kind with n
+// attributes, nil if there are none. Client and server spans of an RPC
+// share a name but not their attributes, hence the kind.
+func (w *Writer) attrMemos(nameIdx int32, kind int8, n int) *spanMemo {
 	if nameIdx < 0 || nameIdx >= maxMemoNames || kind < 0 || kind > 7 {
 		return nil
 	}
@@ -361,9 +369,12 @@ func (w *Writer) attrMemos(nameIdx int32, kind int8, n int) []attrMemo {
 		w.memos = append(w.memos, nil)
 	}
 	m := w.memos[i]
-	if len(m) < n && len(m) < maxMemoAttrs {
-		m = append(m, make([]attrMemo, min(n, maxMemoAttrs)-len(m))...)
+	if m == nil {
+		m = &spanMemo{}
 		w.memos[i] = m
+	}
+	if len(m.attrs) < n && len(m.attrs) < maxMemoAttrs {
+		m.attrs = append(m.attrs, make([]attrMemo, min(n, maxMemoAttrs)-len(m.attrs))...)
 	}
 	return m
 }
@@ -452,21 +463,27 @@ func (w *Writer) keepSpan(ws *wspan, id *model.TraceID, newTrace bool) (bool, er
 	return true, nil
 }
 
-// appendAttrs appends the attrs-column encoding of attrs: a count, then
-// per attribute uvarint(ref<<3|type) where ref is the key's dictionary
-// index plus one, or 0 followed by the key as a string; then the value:
-// for a string with a dictionary key, uvarint(k+1) for entry k of the
-// value dictionary, or 0 followed by the string if it is full; otherwise as
-// model.AppendAttr writes it. memos (may be nil) are the memos of the
-// span's name and kind.
+// appendAttrs appends the attrs-column entry of attrs: the shape (the
+// index+1 of the span's tags in the shape table, or 0 followed by the
+// shape), then per attribute the key as a string if it has no dictionary
+// ref, and the value: for a string with a dictionary key, uvarint(v) for the
+// v-th value of that key in the value dictionary, or 0 followed by the
+// string if it is full; otherwise as model.AppendAttr writes it. sm (may
+// be nil) are the memos of the span's name and kind.
 //
 // It also adds the attributes' tokens (see keyTokens), except for those
 // that count for top values now, which it leaves in w.deferred for
 // deferredTokens. The attribute types must have been checked.
-func (w *Writer) appendAttrs(dst []byte, attrs []model.Attr, memos []attrMemo) []byte {
+func (w *Writer) appendAttrs(dst []byte, attrs []model.Attr, sm *spanMemo) []byte {
 	keys, vd := &w.keys, &w.values
 	w.deferred = w.deferred[:0]
-	dst = binary.AppendUvarint(dst, uint64(len(attrs)))
+	vals, tags := w.rowVals[:0], w.tagBuf[:0]
+	var memos []attrMemo
+	match := false
+	if sm != nil {
+		memos = sm.attrs
+		match = sm.shape != 0 && sm.n == len(attrs)
+	}
 	for i := range attrs {
 		a := &attrs[i]
 		var m *attrMemo
@@ -474,46 +491,99 @@ func (w *Writer) appendAttrs(dst []byte, attrs []model.Attr, memos []attrMemo) [
 			m = &memos[i]
 		}
 		var ref uint32
-		if m != nil && m.ref != 0 && m.key == a.Key {
+		if m != nil && m.ref != 0 && (same(m.srcKey, a.Key) || m.key == a.Key) {
 			ref = m.ref
+			m.srcKey = a.Key
+			if m.typ != a.Type {
+				match = false
+				m.typ = a.Type
+			}
 		} else {
+			match = false
 			ref = keys.ref(a.Key, true)
-			if m != nil && ref != 0 {
-				*m = attrMemo{key: keys.keys[ref-1], ref: ref}
+			if m != nil {
+				*m = attrMemo{srcKey: a.Key, ref: ref, typ: a.Type} // ref 0: never a hit
+				if ref != 0 {
+					m.key = keys.keys[ref-1]
+				}
 			}
 		}
-		dst = binary.AppendUvarint(dst, uint64(ref)<<3|uint64(a.Type&7))
+		if !match {
+			// Tags are only needed when the shape memo fails; the
+			// attributes before this one matched their memos.
+			for j := len(tags); j < i; j++ {
+				tags = append(tags, uint64(memos[j].ref)<<3|uint64(memos[j].typ&7))
+			}
+			tags = append(tags, uint64(ref)<<3|uint64(a.Type&7))
+		}
 		if ref == 0 {
-			dst = model.AppendString(dst, a.Key)
+			vals = model.AppendString(vals, a.Key)
 			w.deferred = append(w.deferred, rawAttr{key: a.Key, typ: a.Type, str: a.Str, num: a.Num})
 			if a.Type == model.TypeStr {
-				dst = append(dst, 0)
+				vals = append(vals, 0)
 			}
-			dst = appendValue(dst, a)
+			vals = appendValue(vals, a)
 			continue
 		}
 		ki := &w.keys.info[ref-1]
-		if ki.gen != w.gen || a.Type != model.TypeStr || !ki.topDone {
+		switch {
+		case ki.gen != w.gen:
 			w.keyTokens(ref, a.Type, a.Str, a.Num)
+		case a.Type == model.TypeStr:
+			if !ki.topDone {
+				w.keyTokens(ref, a.Type, a.Str, a.Num)
+			}
+		case a.Type == model.TypeInt || a.Type == model.TypeBool:
+			if nm := &ki.nums[a.Num%numMemos]; !nm.ok || nm.num != a.Num || nm.typ != a.Type || nm.gen != w.gen {
+				w.keyTokens(ref, a.Type, a.Str, a.Num)
+			}
 		}
 		if a.Type == model.TypeStr {
 			var k int
-			if m != nil && m.gen == vd.gen && m.val == a.Str {
+			if m != nil && m.gen == vd.gen && (same(m.srcVal, a.Str) || m.val == a.Str) {
 				k = int(m.idx)
 				vd.ents[k].count++
+				m.srcVal = a.Str
 			} else if k = vd.ref(ref, a.Str); k >= 0 && m != nil {
-				m.val, m.idx, m.gen = vd.str(k), int32(k), vd.gen
+				m.val, m.srcVal, m.idx, m.gen = vd.str(k), a.Str, int32(k), vd.gen
 			}
 			if k >= 0 {
-				dst = binary.AppendUvarint(dst, uint64(k)+1)
+				vals = binary.AppendUvarint(vals, uint64(vd.ents[k].local))
 				continue
 			}
 			w.deferred = append(w.deferred, rawAttr{ref: ref, key: ki.key, typ: a.Type, str: a.Str})
-			dst = append(dst, 0)
+			vals = append(vals, 0)
 		}
-		dst = appendValue(dst, a)
+		vals = appendValue(vals, a)
 	}
-	return dst
+	w.rowVals, w.tagBuf = vals, tags
+	if match {
+		dst = binary.AppendUvarint(dst, uint64(sm.shape))
+	} else {
+		var idx int
+		dst, idx = w.appendShapeRef(dst, tags)
+		if sm != nil {
+			// Every position now has a memo with the span's ref and type
+			// (a ref of 0 never matches).
+			sm.n, sm.shape = len(attrs), 0
+			if idx >= 0 && len(attrs) <= len(memos) {
+				sm.shape = int32(idx + 1)
+			}
+		}
+	}
+	return append(dst, vals...)
+}
+
+// appendShapeRef appends the shape reference of tags: its index+1 in the
+// shape table (added if there is room), or 0 and the shape. It returns the
+// index, or -1.
+func (w *Writer) appendShapeRef(dst []byte, tags []uint64) ([]byte, int) {
+	w.shapeEnc = appendShape(w.shapeEnc[:0], tags)
+	if i := w.shapes.lookup(w.shapeEnc, tags); i >= 0 {
+		return binary.AppendUvarint(dst, uint64(i)+1), i
+	}
+	dst = append(dst, 0)
+	return append(dst, w.shapeEnc...), -1
 }
 
 // keyTokens adds the tokens of an attribute with key ref ref (not 0) to the
@@ -537,17 +607,17 @@ func (w *Writer) keyTokens(ref uint32, typ model.ValueType, str string, num uint
 			ki.top, ki.topDone = w.top.key(ki.key), true // reserve the key in first-seen order
 		}
 	case model.TypeInt, model.TypeBool:
-		// Remember the last number per key: most numeric attributes
-		// (ports, status codes) repeat.
-		if ki.numOK && ki.numType == typ && ki.num == num {
-			if ki.numGen != gen {
-				ki.numGen = gen
-				p.tokens = append(p.tokens, ki.numHash)
+		// Most numeric attributes (ports, status codes, counts) repeat.
+		m := &ki.nums[num%numMemos]
+		if m.ok && m.typ == typ && m.num == num {
+			if m.gen != gen {
+				m.gen = gen
+				p.tokens = append(p.tokens, m.hash)
 			}
 			break
 		}
 		h, _ := w.th.value(ki.key, typ, "", num)
-		ki.num, ki.numType, ki.numHash, ki.numGen, ki.numOK = num, typ, h, gen, true
+		*m = numMemo{ok: true, typ: typ, gen: gen, num: num, hash: h}
 		p.tokens = append(p.tokens, h)
 	}
 	return ki
@@ -562,74 +632,33 @@ func (w *Writer) deferredTokens() {
 		if a.ref != 0 {
 			ki = &w.keys.info[a.ref-1]
 		}
-		w.attrTokens(ki, false, a.key, a.typ, a.str, a.num)
+		w.attrTokens(ki, a.key, a.typ, a.str, a.num)
 	}
 }
 
-// attrTokens adds the tokens of a span attribute to the pending chunk and
-// counts its value for top values. ki is the key's dictionary entry (nil
-// for a key stored inline). str may alias memory the caller reuses.
-//
-// A value in the granule's value dictionary (inDict) gets its token and
-// its top-value count when the granule is written, once per distinct value.
-func (w *Writer) attrTokens(ki *keyInfo, inDict bool, key string, typ model.ValueType, str string, num uint64) {
+// attrTokens adds the tokens of an attribute that appendAttrs or rawAttrs
+// deferred (its key is stored inline, or its string value is not in the
+// value dictionary) and counts a string value for top values. ki is the
+// key's dictionary entry (nil for a key stored inline; keyTokens has
+// handled its key). key and str may alias memory the caller reuses.
+func (w *Writer) attrTokens(ki *keyInfo, key string, typ model.ValueType, str string, num uint64) {
 	p := &w.pend
-	gen := w.gen
+	var tk *topKey
 	if ki == nil {
 		p.tokens = append(p.tokens, bloom.HashString(key))
 		if typ == model.TypeStr && len(str) <= maxTopValueLen {
-			if tk := w.top.key(key); tk != nil {
-				if e := w.top.add(tk, str, 1); e.gen != gen {
-					e.gen = gen
-					p.tokens = append(p.tokens, e.token)
-				}
-				return
-			}
+			tk = w.top.key(key)
 		}
-		if h, ok := w.th.value(key, typ, str, num); ok {
-			p.tokens = append(p.tokens, h)
-		}
-		return
+	} else if typ == model.TypeStr && len(str) <= maxTopValueLen {
+		tk = ki.top
 	}
-	if ki.gen != gen {
-		ki.gen = gen
-		p.tokens = append(p.tokens, ki.hash)
-	}
-	switch typ {
-	case model.TypeStr:
-		if len(str) <= maxTopValueLen {
-			if !ki.topDone {
-				ki.top, ki.topDone = w.top.key(key), true // reserve the key in first-seen order
-			}
-			if inDict {
-				return
-			}
-			if ki.top != nil {
-				// The entry keeps the token hash: a value seen before is
-				// not hashed again.
-				if e := w.top.add(ki.top, str, 1); e.gen != gen {
-					e.gen = gen
-					p.tokens = append(p.tokens, e.token)
-				}
-				return
-			}
+	if tk != nil {
+		// The entry keeps the token hash: a value seen before is not
+		// hashed again.
+		if e := w.top.add(tk, str, 1); e.gen != w.gen {
+			e.gen = w.gen
+			p.tokens = append(p.tokens, e.token)
 		}
-		if inDict {
-			return
-		}
-	case model.TypeInt, model.TypeBool:
-		// Remember the last number per key: most numeric attributes
-		// (ports, status codes) repeat.
-		if ki.numOK && ki.numType == typ && ki.num == num {
-			if ki.numGen != gen {
-				ki.numGen = gen
-				p.tokens = append(p.tokens, ki.numHash)
-			}
-			return
-		}
-		h, _ := w.th.value(key, typ, str, num)
-		ki.num, ki.numType, ki.numHash, ki.numGen, ki.numOK = num, typ, h, gen, true
-		p.tokens = append(p.tokens, h)
 		return
 	}
 	if h, ok := w.th.value(key, typ, str, num); ok {
@@ -710,7 +739,7 @@ func (w *Writer) distinct(hs []uint64) []uint64 {
 // truncatePending removes the heavy bytes appended for ws and its uses of
 // the value dictionary.
 func (w *Writer) truncatePending(ws *wspan) {
-	w.values.uncount(w.pend.heavy[0][ws.heavy[0]:])
+	w.values.uncount(w.pend.heavy[0][ws.heavy[0]:], &w.shapes.shapeTable, w.tagBuf2)
 	w.values.truncate(w.spanVals)
 	for c := range w.pend.heavy {
 		w.pend.heavy[c] = w.pend.heavy[c][:ws.heavy[c]]
@@ -845,7 +874,11 @@ func (w *Writer) nextGen() {
 	w.gen++
 	if w.gen == 0 { // wrapped: forget every generation
 		for i := range w.keys.info {
-			w.keys.info[i].gen = 0
+			ki := &w.keys.info[i]
+			ki.gen = 0
+			for j := range ki.nums {
+				ki.nums[j].gen = 0
+			}
 		}
 		for _, k := range w.top.order {
 			for i := range k.entries {
@@ -879,10 +912,9 @@ func (w *Writer) flushGranule() {
 	if pending {
 		// The pending trace moves to the next granule: its uses of the
 		// dictionary no longer count for this one.
-		vd.uncount(w.pend.heavy[0])
+		vd.uncount(w.pend.heavy[0], &w.shapes.shapeTable, w.tagBuf2)
 	}
-	w.valCol = binary.AppendUvarint(w.valCol[:0], uint64(vd.mark))
-	w.valCol = append(w.valCol, vd.data[:vd.markBytes]...)
+	w.valCol = vd.column(w.valCol[:0])
 	w.valueTokens()
 	for c := range w.cols {
 		w.cols[c] = w.cols[c][:0]
@@ -985,7 +1017,7 @@ func (w *Writer) flushGranule() {
 	for i := range p.spans {
 		w.rowStarts = append(w.rowStarts, p.spans[i].heavy[0])
 	}
-	rows, err := vd.rebase(w.rows[:0], p.heavy[0], w.rowStarts)
+	rows, err := vd.rebase(w.rows[:0], p.heavy[0], w.rowStarts, &w.shapes.shapeTable, w.tagBuf2)
 	if err != nil {
 		w.err = fmt.Errorf("write part %s: internal error: %w", w.tmp, err)
 		return
@@ -1082,6 +1114,8 @@ func (w *Writer) finish() (*Meta, error) {
 	dict = binary.AppendUvarint(dict, uint64(len(w.scopes.entries)))
 	dict = append(dict, w.scopes.enc...)
 	dict = appendStrings(dict, w.keys.keys)
+	dict = binary.AppendUvarint(dict, uint64(w.shapes.len()))
+	dict = append(dict, w.shapes.enc...)
 	if len(dict) > maxDictRaw {
 		return nil, fmt.Errorf("part %s: %d bytes of resources and scopes, more than %d", w.path, len(dict), maxDictRaw)
 	}
