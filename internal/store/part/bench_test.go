@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/ariadne-tracing/ariadne/internal/model"
 )
 
@@ -104,28 +106,35 @@ func arrivalOrder(spans []model.Span) []model.Span {
 }
 
 // BenchmarkWrite writes 200,000 realistic spans. "add-sorted" streams
-// spans already in part order, sharing strings, through a Writer; "write-
-// arrival" calls Write (sorting included) on the same spans as a head would
-// hold them (see arrivalOrder), which is what the store does. cpu-µs/span
-// is process CPU time per span, GC and any helper goroutines included.
+// spans already in part order, sharing strings, through a Writer ("-zstd-
+// default" with zstd.SpeedDefault instead of the default SpeedFastest);
+// "write-arrival" calls Write (sorting included) on the same spans as a
+// head would hold them (see arrivalOrder), which is what the store does.
+// cpu-µs/span is process CPU time per span, GC and any helper goroutines
+// included.
 func BenchmarkWrite(b *testing.B) {
 	spans := realistic(1, 200_000, 1_700_000_000e9, 15*60e9)
 	sorted := sortedCopy(spans)
 	arrival := arrivalOrder(spans)
-	b.Run("add-sorted", func(b *testing.B) {
-		benchWrite(b, len(sorted), func(path string) (*Meta, error) {
-			w, err := Create(path, WriteOptions{})
-			if err != nil {
-				return nil, err
-			}
-			for j := range sorted {
-				if err := w.Add(&sorted[j]); err != nil {
+	for _, c := range []struct {
+		name string
+		opts WriteOptions
+	}{{"add-sorted", WriteOptions{}}, {"add-sorted-zstd-default", WriteOptions{ZstdLevel: zstd.SpeedDefault}}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchWrite(b, len(sorted), func(path string) (*Meta, error) {
+				w, err := Create(path, c.opts)
+				if err != nil {
 					return nil, err
 				}
-			}
-			return w.Finish()
+				for j := range sorted {
+					if err := w.Add(&sorted[j]); err != nil {
+						return nil, err
+					}
+				}
+				return w.Finish()
+			})
 		})
-	})
+	}
 	b.Run("write-arrival", func(b *testing.B) {
 		benchWrite(b, len(arrival), func(path string) (*Meta, error) {
 			return Write(path, arrival, WriteOptions{})

@@ -158,7 +158,8 @@ func (d *valueDict) truncate(n int) {
 	if n >= len(d.ents) {
 		return
 	}
-	for _, e := range d.ents[n:] {
+	for i := len(d.ents) - 1; i >= n; i-- { // last first: locals decrease
+		e := &d.ents[i]
 		d.byKey[e.key] = d.byKey[e.key][:e.local-1]
 	}
 	for len(d.keysUsed) > 0 && len(d.byKey[d.keysUsed[len(d.keysUsed)-1]]) == 0 {
@@ -263,15 +264,6 @@ func (d *valueDict) uncount(rows []byte, shapes *shapeTable, buf []uint64) {
 		}
 		rows = rows[n:]
 	}
-}
-
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
 }
 
 var errBadRow = fmt.Errorf("bad attribute encoding")

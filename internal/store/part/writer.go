@@ -1225,7 +1225,7 @@ func Write(path string, spans []model.Span, opts WriteOptions) (*Meta, error) {
 			start: s.Start, idx: int32(i),
 		}
 	}
-	slices.SortFunc(keys, compareSortKeys)
+	keys = sortKeys(keys)
 	w, err := Create(path, opts)
 	if err != nil {
 		return nil, err
@@ -1245,6 +1245,42 @@ type sortKey struct {
 	hi, lo uint64
 	start  int64
 	idx    int32
+}
+
+// sortKeys sorts keys (and may return another slice). Trace IDs are
+// mostly random, so it first places the keys in buckets by the top bits of
+// their trace ID (a counting sort: one pass) and then sorts each small
+// bucket; skewed IDs just make bigger buckets.
+func sortKeys(keys []sortKey) []sortKey {
+	if len(keys) < 1<<12 {
+		slices.SortFunc(keys, compareSortKeys)
+		return keys
+	}
+	bits := 1
+	for bits < 16 && 1<<(bits+2) < len(keys) {
+		bits++
+	}
+	shift := 64 - bits
+	start := make([]int32, 1<<bits+1)
+	for i := range keys {
+		start[keys[i].hi>>shift+1]++
+	}
+	for b := 1; b < len(start); b++ {
+		start[b] += start[b-1]
+	}
+	out := make([]sortKey, len(keys))
+	next := slices.Clone(start[:len(start)-1])
+	for i := range keys {
+		b := keys[i].hi >> shift
+		out[next[b]] = keys[i]
+		next[b]++
+	}
+	for b := 0; b < len(start)-1; b++ {
+		if bucket := out[start[b]:start[b+1]]; len(bucket) > 1 {
+			slices.SortFunc(bucket, compareSortKeys)
+		}
+	}
+	return out
 }
 
 func compareSortKeys(a, b sortKey) int {
