@@ -34,7 +34,7 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 }
 
 // traceServiceDesc is the OTLP TraceService with its Export method taking
-// an traceRequest, which the codec fills by decoding the message bytes
+// a traceRequest, which the codec fills by decoding the message bytes
 // with ingest's protobuf decoder (no generated message types involved).
 var traceServiceDesc = grpc.ServiceDesc{
 	ServiceName: "opentelemetry.proto.collector.trace.v1.TraceService",
