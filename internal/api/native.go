@@ -171,6 +171,7 @@ func (n *Native) search(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	q.SummariesOnly = true
 	res, err := n.engine.Search(r.Context(), q)
 	if err != nil {
 		n.internalError(w, r, err)

@@ -45,6 +45,14 @@ type Storage interface {
 	Trace(ctx context.Context, id model.TraceID) ([]model.Span, error)
 }
 
+// CheapTracer is implemented by a Storage that can return a trace's spans
+// with only their cheap fields (IDs, name, kind, status, times, resource,
+// scope) faster than whole: all that summaries and trace-level conditions
+// need. The engine then reads whole traces only for the results.
+type CheapTracer interface {
+	TraceCheap(ctx context.Context, id model.TraceID) ([]model.Span, error)
+}
+
 // Engine runs queries over a Storage.
 type Engine struct {
 	Storage Storage
@@ -57,7 +65,8 @@ var ErrTooManyCandidates = errors.New("search matched too many traces to order; 
 // MaxCandidates bounds the candidate traces kept by one search.
 const MaxCandidates = 2_000_000
 
-// Result is one trace found by a search, with its spans.
+// Result is one trace found by a search, with its spans (complete, unless
+// the query asked for SummariesOnly).
 type Result struct {
 	Summary Summary
 	Spans   []model.Span
@@ -156,7 +165,29 @@ func (e *Engine) Search(ctx context.Context, q *Query) ([]Result, error) {
 	if err := e.resolve(ctx, q, cands, done, &results, -1<<63); err != nil {
 		return nil, err
 	}
+	if _, cheap := e.Storage.(CheapTracer); cheap {
+		for i := range results {
+			results[i].Spans = nil
+			if q.SummariesOnly {
+				continue
+			}
+			spans, err := e.Storage.Trace(ctx, results[i].Summary.TraceID)
+			if err != nil {
+				return nil, err
+			}
+			results[i].Spans = spans
+		}
+	}
 	return results, nil
+}
+
+// traceForResolve reads a candidate trace: only its cheap fields when the
+// storage can.
+func (e *Engine) traceForResolve(ctx context.Context, id model.TraceID) ([]model.Span, error) {
+	if ct, ok := e.Storage.(CheapTracer); ok {
+		return ct.TraceCheap(ctx, id)
+	}
+	return e.Storage.Trace(ctx, id)
 }
 
 // resolve fetches candidates in descending order of their upper bound while
@@ -194,7 +225,7 @@ func (e *Engine) resolve(ctx context.Context, q *Query, cands map[model.TraceID]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		spans, err := e.Storage.Trace(ctx, c.id)
+		spans, err := e.traceForResolve(ctx, c.id)
 		if err != nil {
 			return err
 		}
@@ -202,7 +233,10 @@ func (e *Engine) resolve(ctx context.Context, q *Query, cands map[model.TraceID]
 			continue
 		}
 		sum := Summarize(spans)
-		r := Result{Summary: sum, Spans: spans}
+		r := Result{Summary: sum}
+		if !q.SummariesOnly {
+			r.Spans = spans
+		}
 		i, _ := slices.BinarySearchFunc(*results, r, compareResults)
 		*results = slices.Insert(*results, i, r)
 		if len(*results) > q.Limit {

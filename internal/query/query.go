@@ -102,6 +102,10 @@ type Query struct {
 	// Start/End bound span start times (inclusive; zero = unbounded).
 	Start, End time.Time
 	Limit      int
+	// SummariesOnly: results carry their Summary but not their spans
+	// (Result.Spans is nil), which spares reading the traces' attributes,
+	// events and links.
+	SummariesOnly bool
 }
 
 // DefaultLimit and MaxLimit bound the number of traces a search returns.

@@ -537,23 +537,55 @@ func (db *DB) partOptions(seg int, replaces []uint64) part.WriteOptions {
 // Trace returns every stored span of the trace, sorted by start time, with
 // exact duplicates removed; nil if the trace is unknown.
 func (db *DB) Trace(ctx context.Context, id model.TraceID) ([]model.Span, error) {
+	return db.trace(id, true)
+}
+
+// TraceCheap is Trace with only the cheap span fields set (IDs, name, kind,
+// status, times, resource, scope): enough for summaries and trace-level
+// conditions, at a fraction of the cost. Spans of the head come complete.
+// Duplicates are dropped by those fields only.
+func (db *DB) TraceCheap(ctx context.Context, id model.TraceID) ([]model.Span, error) {
+	return db.trace(id, false)
+}
+
+func (db *DB) trace(id model.TraceID, heavy bool) ([]model.Span, error) {
 	blocksHeads, parts := db.snapshot()
 	defer db.releaseParts(parts)
 	var out []model.Span
 	for _, h := range blocksHeads {
+		n := len(out)
 		out = append(out, h.Trace(id)...)
+		if !heavy {
+			for i := n; i < len(out); i++ {
+				out[i] = cheapFields(&out[i])
+			}
+		}
 	}
 	for _, p := range parts {
 		if !p.r.MayContain(id) {
 			continue
 		}
-		spans, err := p.r.Trace(id)
+		read := p.r.Trace
+		if !heavy {
+			read = p.r.TraceCheap
+		}
+		spans, err := read(id)
 		if err != nil {
 			return nil, fmt.Errorf("read part %s: %w", p.path, err)
 		}
 		out = append(out, spans...)
 	}
 	return dedupe(out), nil
+}
+
+// cheapFields returns s with only the fields a part's TraceCheap sets, so
+// that head and part copies of one span compare equal in dedupe.
+func cheapFields(s *model.Span) model.Span {
+	return model.Span{
+		TraceID: s.TraceID, SpanID: s.SpanID, ParentID: s.ParentID, Name: s.Name,
+		Kind: s.Kind, StatusCode: s.StatusCode, Start: s.Start, End: s.End,
+		Resource: s.Resource, Scope: s.Scope,
+	}
 }
 
 // dedupe sorts spans by start time and span ID and drops exact duplicates.

@@ -286,7 +286,15 @@ func (r *Reader) readDict() (*dict, error) {
 // write order), or nil, nil if the part has none. The spans are newly
 // allocated and owned by the caller; their Resource and Scope are shared
 // with the Reader and must not be modified.
-func (r *Reader) Trace(id model.TraceID) ([]model.Span, error) {
+func (r *Reader) Trace(id model.TraceID) ([]model.Span, error) { return r.trace(id, true) }
+
+// TraceCheap is Trace with only the cheap fields of each span set (TraceID,
+// SpanID, ParentID, Name, Kind, StatusCode, Start, End, Resource, Scope):
+// all a trace summary needs. It reads and decompresses only the cheap
+// columns of the granules that hold the trace, a fraction of Trace's work.
+func (r *Reader) TraceCheap(id model.TraceID) ([]model.Span, error) { return r.trace(id, false) }
+
+func (r *Reader) trace(id model.TraceID, heavy bool) ([]model.Span, error) {
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -306,15 +314,16 @@ func (r *Reader) Trace(id model.TraceID) ([]model.Span, error) {
 	var out []model.Span
 	for i := start; i < len(gs) && (i == start || gs[i].first == id); i++ {
 		var err error
-		if out, err = r.traceInGranule(i, id, out); err != nil {
+		if out, err = r.traceInGranule(i, id, heavy, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// traceInGranule appends the spans of id in granule gi to out.
-func (r *Reader) traceInGranule(gi int, id model.TraceID, out []model.Span) ([]model.Span, error) {
+// traceInGranule appends the spans of id in granule gi to out, with their
+// heavy fields (attributes, events, links, the rest) only if heavy.
+func (r *Reader) traceInGranule(gi int, id model.TraceID, heavy bool, out []model.Span) ([]model.Span, error) {
 	gd := getGdec(r, gi)
 	defer putGdec(gd)
 	if err := gd.readCols(colTrace, colTrace+1); err != nil {
@@ -332,17 +341,26 @@ func (r *Reader) traceInGranule(gi int, id model.TraceID, out []model.Span) ([]m
 		from = int(gd.runEnd[k-1])
 	}
 	to := int(gd.runEnd[k])
-	if err := gd.readCols(colTrace+1, numCols); err != nil {
+	last := numCols
+	if !heavy {
+		last = firstHeavy
+	}
+	if err := gd.readCols(colTrace+1, last); err != nil {
 		return out, err
 	}
 	if err := gd.decodeCheap(to); err != nil {
 		return out, err
 	}
-	gd.seekRun(k)
+	if heavy {
+		gd.seekRun(k)
+	}
 	for i := from; i < to; i++ {
 		out = append(out, model.Span{})
 		s := &out[len(out)-1]
 		gd.cheapSpan(i, s)
+		if !heavy {
+			continue
+		}
 		if err := gd.heavySpan(i, s, false); err != nil {
 			return out, err
 		}

@@ -152,6 +152,7 @@ func testTraceByID(t *testing.T, h Harness) {
 	got, err := s.Trace(ctx, tid(1))
 	require.NoError(t, err)
 	requireSameSpans(t, a, got)
+	requireCheapTrace(t, s, tid(1), a)
 	require.NoError(t, s.Flush())
 	got, err = s.Trace(ctx, tid(1))
 	require.NoError(t, err)
@@ -159,9 +160,11 @@ func testTraceByID(t *testing.T, h Harness) {
 	got, err = s.Trace(ctx, tid(2))
 	require.NoError(t, err)
 	requireSameSpans(t, b, got)
+	requireCheapTrace(t, s, tid(1), a)
 	got, err = s.Trace(ctx, tid(999))
 	require.NoError(t, err)
 	require.Empty(t, got)
+	requireCheapTrace(t, s, tid(999), nil)
 }
 
 func testTraceAcrossParts(t *testing.T, h Harness) {
@@ -183,10 +186,12 @@ func testTraceAcrossParts(t *testing.T, h Harness) {
 	got, err := s.Trace(ctx, tid(7))
 	require.NoError(t, err)
 	requireSameSpans(t, want, got)
+	requireCheapTrace(t, s, tid(7), want)
 	require.NoError(t, s.Compact())
 	got, err = s.Trace(ctx, tid(7))
 	require.NoError(t, err)
 	requireSameSpans(t, want, got)
+	requireCheapTrace(t, s, tid(7), want)
 }
 
 func testDuplicateBatch(t *testing.T, h Harness) {
@@ -236,8 +241,44 @@ func search(t *testing.T, s Store, q *query.Query) []model.TraceID {
 	ids := make([]model.TraceID, len(res))
 	for i, r := range res {
 		ids[i] = r.Summary.TraceID
+		// Summaries may come from a cheaper read (query.CheapTracer); they
+		// must equal the summary of the whole trace, and the spans must be
+		// the whole trace.
+		full, err := s.Trace(context.Background(), r.Summary.TraceID)
+		require.NoError(t, err)
+		require.Equal(t, query.Summarize(full), r.Summary, "summary of trace %x", r.Summary.TraceID)
+		requireSameSpans(t, full, r.Spans)
+	}
+	// The same search asking for summaries only gets the same summaries
+	// and no spans.
+	qs := *q
+	qs.SummariesOnly = true
+	sums, err := (&query.Engine{Storage: s}).Search(context.Background(), &qs)
+	require.NoError(t, err)
+	require.Len(t, sums, len(res))
+	for i := range sums {
+		require.Equal(t, res[i].Summary, sums[i].Summary)
+		require.Nil(t, sums[i].Spans)
 	}
 	return ids
+}
+
+// requireCheapTrace checks that a store that reads the cheap fields of a
+// trace (query.CheapTracer) returns exactly those fields of want.
+func requireCheapTrace(t *testing.T, s Store, id model.TraceID, want []model.Span) {
+	t.Helper()
+	ct, ok := s.(query.CheapTracer)
+	if !ok {
+		return
+	}
+	got, err := ct.TraceCheap(context.Background(), id)
+	require.NoError(t, err)
+	cheap := make([]model.Span, len(want))
+	for i, w := range want {
+		cheap[i] = model.Span{TraceID: w.TraceID, SpanID: w.SpanID, ParentID: w.ParentID, Name: w.Name,
+			Kind: w.Kind, StatusCode: w.StatusCode, Start: w.Start, End: w.End, Resource: w.Resource, Scope: w.Scope}
+	}
+	requireSameSpans(t, cheap, got)
 }
 
 // fixture: five traces with distinct properties, spread over head and parts.
