@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -263,10 +264,18 @@ func TestScan(t *testing.T) {
 		{Services: []string{"svc-1"}, MinDuration: 1},
 		{Services: []string{"checkout"}, MinStart: mid, MinDuration: 1e6},
 	}
-	for _, f := range filters {
-		want := bruteForce(sorted, &f)
-		got := scanAll(t, r, &f)
-		requireSameSpans(t, want, got, "filter %+v", f)
+	// Each filter on the parallel path (GOMAXPROCS > 1: granules decoded on
+	// several goroutines) and on the sequential one, in the same order.
+	for _, procs := range []int{4, 1} {
+		prev := runtime.GOMAXPROCS(procs)
+		for _, f := range filters {
+			want := bruteForce(sorted, &f)
+			got := scanAll(t, r, &f)
+			requireSameSpans(t, want, got, "GOMAXPROCS %d, filter %+v", procs, f)
+			require.True(t, slices.IsSortedFunc(got, func(a, b model.Span) int { return bytes.Compare(a.TraceID[:], b.TraceID[:]) }),
+				"GOMAXPROCS %d: spans not in stored (trace ID) order", procs)
+		}
+		runtime.GOMAXPROCS(prev)
 	}
 
 	// Tokens prune granules but never drop a span that has them.
@@ -311,6 +320,20 @@ func TestScan(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, 10, calls)
+	// Stopping early on the parallel path returns the same first spans as
+	// the sequential one.
+	firstN := func(procs, n int) []model.SpanID {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		var ids []model.SpanID
+		require.NoError(t, r.Scan(context.Background(), nil, nil, func(s *model.Span) bool {
+			ids = append(ids, s.SpanID)
+			return len(ids) < n
+		}))
+		return ids
+	}
+	for _, n := range []int{1, 700, 5000} {
+		require.Equal(t, firstN(1, n), firstN(4, n), "first %d spans", n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.ErrorIs(t, r.Scan(ctx, nil, nil, func(*model.Span) bool { return true }), context.Canceled)

@@ -3,6 +3,9 @@ package part
 import (
 	"context"
 	"hash/crc32"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
 	"github.com/ariadne-tracing/ariadne/internal/store/part/bloom"
@@ -76,12 +79,8 @@ func (r *Reader) Scan(ctx context.Context, f *Filter, pre, fn func(*model.Span) 
 	for i, t := range f.Tokens {
 		tokens[i] = bloom.HashString(t)
 	}
-	var tokBuf []byte
-	var span model.Span
+	var list []int // granules that may hold matching spans, by their index and service sets
 	for gi := range ft.granules {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		g := &ft.granules[gi]
 		if !overlaps(g.minStart, g.maxStart, f.MinStart, f.MaxStart) ||
 			!overlaps(g.minDur, g.maxDur, f.MinDuration, f.MaxDuration) {
@@ -90,17 +89,190 @@ func (r *Reader) Scan(ctx context.Context, f *Filter, pre, fn func(*model.Span) 
 		if svcWanted != nil && !anyService(g.services, svcWanted) {
 			continue
 		}
-		if len(tokens) > 0 {
-			var ok bool
-			var err error
-			if ok, tokBuf, err = r.granuleMayContain(g, tokens, tokBuf); err != nil {
-				return err
+		list = append(list, gi)
+	}
+	sc := scanner{r: r, f: f, svcWanted: svcWanted, tokens: tokens}
+	if workers := min(runtime.GOMAXPROCS(0), maxScanWorkers); workers > 1 && len(list) >= minParallelGranules {
+		return sc.parallel(ctx, list, workers, pre, fn)
+	}
+	var span model.Span
+	for _, gi := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := sc.prepare(gi)
+		stop, err := sc.consume(&p, &span, pre, fn)
+		if err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+// Scans of parts with at least minParallelGranules candidate granules
+// decode them on up to maxScanWorkers goroutines (at most GOMAXPROCS):
+// reading, checking, decompressing and decoding the cheap columns is most
+// of a scan's work, and granules are independent. The callbacks still run
+// on the caller's goroutine, in stored order.
+const (
+	minParallelGranules = 4
+	maxScanWorkers      = 4
+)
+
+// scanner holds what the granules of one Scan share.
+type scanner struct {
+	r         *Reader
+	f         *Filter
+	svcWanted []bool
+	tokens    []uint64
+}
+
+// prepared is a granule decoded up to its cheap columns, with the spans
+// that satisfy the filter's time, duration and service conditions.
+type prepared struct {
+	gd     *gdec // nil: no span of the granule can match
+	sel    []int32
+	tokBuf []byte
+	err    error
+}
+
+// prepare checks granule gi's token filter, decodes its cheap columns and
+// selects its spans. It is safe to call concurrently.
+func (sc *scanner) prepare(gi int) prepared {
+	return sc.prepareInto(gi, nil, nil)
+}
+
+func (sc *scanner) prepareInto(gi int, sel []int32, tokBuf []byte) prepared {
+	r, f := sc.r, sc.f
+	p := prepared{sel: sel[:0], tokBuf: tokBuf}
+	if len(sc.tokens) > 0 {
+		var ok bool
+		if ok, p.tokBuf, p.err = r.granuleMayContain(&r.ft.granules[gi], sc.tokens, p.tokBuf); p.err != nil || !ok {
+			return p
+		}
+	}
+	gd := getGdec(r, gi)
+	if p.err = gd.readCols(0, firstHeavy); p.err == nil {
+		if p.err = gd.decodeRuns(); p.err == nil {
+			p.err = gd.decodeCheap(gd.n)
+		}
+	}
+	if p.err != nil {
+		putGdec(gd)
+		return p
+	}
+	for i := 0; i < gd.n; i++ {
+		st, d := gd.start[i], gd.end[i]-gd.start[i]
+		if f.MinStart != 0 && st < f.MinStart || f.MaxStart != 0 && st > f.MaxStart ||
+			f.MinDuration != 0 && d < f.MinDuration || f.MaxDuration != 0 && d > f.MaxDuration {
+			continue
+		}
+		if sc.svcWanted != nil && !sc.svcWanted[gd.dict.resSvc[gd.res[i]]] {
+			continue
+		}
+		p.sel = append(p.sel, int32(i))
+	}
+	if len(p.sel) == 0 {
+		putGdec(gd)
+		return p
+	}
+	p.gd = gd
+	return p
+}
+
+// consume runs pre and fn over the selected spans of a prepared granule
+// and releases it.
+func (sc *scanner) consume(p *prepared, span *model.Span, pre, fn func(*model.Span) bool) (stop bool, err error) {
+	if p.err != nil || p.gd == nil {
+		return p.err != nil, p.err
+	}
+	gd := p.gd
+	p.gd = nil
+	defer putGdec(gd)
+	heavy := false
+	for _, i := range p.sel {
+		gd.cheapSpan(int(i), span)
+		if pre != nil && !pre(span) {
+			continue
+		}
+		if !heavy {
+			if err := gd.readCols(firstHeavy, numCols); err != nil {
+				return true, err
 			}
-			if !ok {
-				continue
+			heavy = true
+		}
+		if err := gd.heavySpan(int(i), span, true); err != nil {
+			return true, err
+		}
+		if !fn(span) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// parallel prepares the granules of list on workers goroutines, at most a
+// few granules ahead of the consumer, and consumes them in order here.
+func (sc *scanner) parallel(ctx context.Context, list []int, workers int, pre, fn func(*model.Span) bool) error {
+	ahead := 2 * workers
+	slots := make([]chan prepared, ahead) // granule k's result goes to slots[k%ahead]
+	for i := range slots {
+		slots[i] = make(chan prepared, 1)
+	}
+	credits := make(chan struct{}, ahead) // a worker takes one per granule; the consumer returns it
+	for range ahead {
+		credits <- struct{}{}
+	}
+	quit := make(chan struct{})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var sel []int32
+			var tokBuf []byte
+			for {
+				select {
+				case <-credits:
+				case <-quit:
+					return
+				}
+				k := int(next.Add(1) - 1)
+				if k >= len(list) {
+					return
+				}
+				p := sc.prepareInto(list[k], sel, tokBuf)
+				tokBuf = p.tokBuf
+				sel = nil
+				if p.gd == nil {
+					sel = p.sel // not handed on: reuse
+				}
+				slots[k%ahead] <- p
+			}
+		}()
+	}
+	defer func() {
+		close(quit)
+		wg.Wait()
+		for _, c := range slots { // release granules prepared but not consumed
+			select {
+			case p := <-c:
+				if p.gd != nil {
+					putGdec(p.gd)
+				}
+			default:
 			}
 		}
-		stop, err := r.scanGranule(gi, f, svcWanted, &span, pre, fn)
+	}()
+	var span model.Span
+	for k := range list {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := <-slots[k%ahead]
+		stop, err := sc.consume(&p, &span, pre, fn)
+		credits <- struct{}{}
 		if err != nil || stop {
 			return err
 		}
@@ -146,48 +318,6 @@ func (r *Reader) granuleMayContain(g *granule, tokens []uint64, buf []byte) (boo
 		}
 	}
 	return true, buf, nil
-}
-
-func (r *Reader) scanGranule(gi int, f *Filter, svcWanted []bool, span *model.Span, pre, fn func(*model.Span) bool) (stop bool, err error) {
-	gd := getGdec(r, gi)
-	defer putGdec(gd)
-	if err := gd.readCols(0, firstHeavy); err != nil {
-		return true, err
-	}
-	if err := gd.decodeRuns(); err != nil {
-		return true, err
-	}
-	if err := gd.decodeCheap(gd.n); err != nil {
-		return true, err
-	}
-	heavy := false
-	for i := 0; i < gd.n; i++ {
-		st, d := gd.start[i], gd.end[i]-gd.start[i]
-		if f.MinStart != 0 && st < f.MinStart || f.MaxStart != 0 && st > f.MaxStart ||
-			f.MinDuration != 0 && d < f.MinDuration || f.MaxDuration != 0 && d > f.MaxDuration {
-			continue
-		}
-		if svcWanted != nil && !svcWanted[gd.dict.resSvc[gd.res[i]]] {
-			continue
-		}
-		gd.cheapSpan(i, span)
-		if pre != nil && !pre(span) {
-			continue
-		}
-		if !heavy {
-			if err := gd.readCols(firstHeavy, numCols); err != nil {
-				return true, err
-			}
-			heavy = true
-		}
-		if err := gd.heavySpan(i, span, true); err != nil {
-			return true, err
-		}
-		if !fn(span) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // Iter is a cursor over every span of a part in stored order, decoding one
