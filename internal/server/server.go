@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ariadne-tracing/ariadne/internal/api"
+	"github.com/ariadne-tracing/ariadne/internal/api/jaeger"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
 	"github.com/ariadne-tracing/ariadne/internal/ingest/otlp"
@@ -88,7 +89,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
 	mux := http.NewServeMux()
-	api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout)).Register(mux)
+	native := api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout))
+	native.Register(mux)
+	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
