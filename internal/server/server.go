@@ -20,9 +20,11 @@ import (
 
 	"github.com/ariadne-tracing/ariadne/internal/api"
 	"github.com/ariadne-tracing/ariadne/internal/api/jaeger"
+	"github.com/ariadne-tracing/ariadne/internal/api/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
 	"github.com/ariadne-tracing/ariadne/internal/ingest/otlp"
+	zipkiningest "github.com/ariadne-tracing/ariadne/internal/ingest/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/store"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
 )
@@ -36,6 +38,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	db      *store.DB
 	recv    *otlp.Receiver
+	zipkin  *zipkin.Server
 	http    *http.Server
 	ln      net.Listener
 	ready   atomic.Bool
@@ -69,25 +72,29 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	limits := ingest.Limits{
+		MaxRequestBytes:   int64(cfg.Ingest.MaxRequestBytes),
+		MaxAttrsPerSpan:   cfg.Ingest.MaxAttributesPerSpan,
+		MaxAttrValueBytes: cfg.Ingest.MaxAttributeValueLen,
+		MaxEventsPerSpan:  cfg.Ingest.MaxEventsPerSpan,
+		MaxLinksPerSpan:   cfg.Ingest.MaxLinksPerSpan,
+		MaxSpansPerTrace:  cfg.Ingest.MaxSpansPerTrace,
+		MaxFutureSkew:     time.Duration(cfg.Ingest.MaxFutureSkew),
+	}
 	recv, err := otlp.New(otlp.Config{
-		GRPCAddr: cfg.Addr(cfg.Ports.OTLPGRPC),
-		HTTPAddr: cfg.Addr(cfg.Ports.OTLPHTTP),
-		Limits: ingest.Limits{
-			MaxRequestBytes:   int64(cfg.Ingest.MaxRequestBytes),
-			MaxAttrsPerSpan:   cfg.Ingest.MaxAttributesPerSpan,
-			MaxAttrValueBytes: cfg.Ingest.MaxAttributeValueLen,
-			MaxEventsPerSpan:  cfg.Ingest.MaxEventsPerSpan,
-			MaxLinksPerSpan:   cfg.Ingest.MaxLinksPerSpan,
-			MaxSpansPerTrace:  cfg.Ingest.MaxSpansPerTrace,
-			MaxFutureSkew:     time.Duration(cfg.Ingest.MaxFutureSkew),
-		},
+		GRPCAddr:              cfg.Addr(cfg.Ports.OTLPGRPC),
+		HTTPAddr:              cfg.Addr(cfg.Ports.OTLPHTTP),
+		Limits:                limits,
 		MaxConcurrentRequests: cfg.Ingest.MaxConcurrentRequests,
 	}, db, reg, log)
 	if err != nil {
 		_ = db.Shutdown(context.Background())
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
+	zlog := log.With("component", "zipkin")
+	zrecv := zipkiningest.NewReceiver(db, limits, cfg.Ingest.MaxConcurrentRequests, reg, zlog)
+	zsrv := zipkin.New(cfg.Addr(cfg.Ports.Zipkin), db, zrecv, time.Duration(cfg.Query.Timeout), zlog)
+	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv, zipkin: zsrv}
 	mux := http.NewServeMux()
 	native := api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout))
 	native.Register(mux)
@@ -126,6 +133,11 @@ func (s *Server) Start(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	if err := s.zipkin.Start(ctx); err != nil {
+		ln.Close()
+		_ = s.recv.Shutdown(ctx)
+		return err
+	}
 	s.started.Store(true)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -135,7 +147,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ready.Store(true)
 	s.log.Info("ariadne ready",
 		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
-		"query", ln.Addr().String(), "data_dir", s.cfg.DataDir)
+		"query", ln.Addr().String(), "zipkin", s.zipkin.Addr().String(), "data_dir", s.cfg.DataDir)
 	return nil
 }
 
@@ -146,6 +158,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := s.recv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("receivers: %w", err))
+	}
+	if err := s.zipkin.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("zipkin: %w", err))
 	}
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {
