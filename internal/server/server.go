@@ -91,12 +91,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		_ = db.Shutdown(context.Background())
 		return nil, err
 	}
+	native := api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout))
 	zlog := log.With("component", "zipkin")
 	zrecv := zipkiningest.NewReceiver(db, limits, cfg.Ingest.MaxConcurrentRequests, reg, zlog)
-	zsrv := zipkin.New(cfg.Addr(cfg.Ports.Zipkin), db, zrecv, time.Duration(cfg.Query.Timeout), zlog)
+	zsrv := zipkin.New(cfg.Addr(cfg.Ports.Zipkin), db, zrecv, native.Wrap, zlog)
 	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv, zipkin: zsrv}
 	mux := http.NewServeMux()
-	native := api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout))
 	native.Register(mux)
 	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

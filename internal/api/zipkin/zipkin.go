@@ -26,31 +26,35 @@ import (
 
 // Server is the Zipkin API listener.
 type Server struct {
-	addr    string
-	store   api.Store
-	engine  *query.Engine
-	log     *slog.Logger
-	timeout time.Duration
-	http    *http.Server
+	addr   string
+	store  api.Store
+	engine *query.Engine
+	log    *slog.Logger
+	wrap   func(name string, h http.HandlerFunc) http.HandlerFunc
+	http   *http.Server
 
 	mu sync.Mutex
 	ln net.Listener
 }
 
-// New returns the Zipkin server for addr; recv handles span ingest.
-// timeout bounds each query (0 = none).
-func New(addr string, s api.Store, recv http.Handler, timeout time.Duration, log *slog.Logger) *Server {
-	z := &Server{addr: addr, store: s, engine: &query.Engine{Storage: s}, log: log, timeout: timeout}
+// New returns the Zipkin server for addr; recv handles span ingest. wrap
+// decorates each query handler (timeout, latency metric; name labels it)
+// and may be nil.
+func New(addr string, s api.Store, recv http.Handler, wrap func(name string, h http.HandlerFunc) http.HandlerFunc, log *slog.Logger) *Server {
+	if wrap == nil {
+		wrap = func(_ string, h http.HandlerFunc) http.HandlerFunc { return h }
+	}
+	z := &Server{addr: addr, store: s, engine: &query.Engine{Storage: s}, log: log, wrap: wrap}
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/v2/spans", recv)
-	mux.HandleFunc("GET /api/v2/services", z.timed(z.services))
-	mux.HandleFunc("GET /api/v2/spans", z.timed(z.spanNames))
-	mux.HandleFunc("GET /api/v2/remoteServices", z.timed(z.remoteServices))
-	mux.HandleFunc("GET /api/v2/traces", z.timed(z.traces))
-	mux.HandleFunc("GET /api/v2/trace/{traceID}", z.timed(z.trace))
-	mux.HandleFunc("GET /api/v2/traceMany", z.timed(z.traceMany))
-	mux.HandleFunc("GET /api/v2/autocompleteKeys", z.timed(z.autocompleteKeys))
-	mux.HandleFunc("GET /api/v2/autocompleteValues", z.timed(z.autocompleteValues))
+	mux.HandleFunc("GET /api/v2/services", z.wrap("zipkin_services", z.services))
+	mux.HandleFunc("GET /api/v2/spans", z.wrap("zipkin_spans", z.spanNames))
+	mux.HandleFunc("GET /api/v2/remoteServices", z.wrap("zipkin_remote_services", z.remoteServices))
+	mux.HandleFunc("GET /api/v2/traces", z.wrap("zipkin_traces", z.traces))
+	mux.HandleFunc("GET /api/v2/trace/{traceID}", z.wrap("zipkin_trace", z.trace))
+	mux.HandleFunc("GET /api/v2/traceMany", z.wrap("zipkin_trace_many", z.traceMany))
+	mux.HandleFunc("GET /api/v2/autocompleteKeys", z.wrap("zipkin_autocomplete_keys", z.autocompleteKeys))
+	mux.HandleFunc("GET /api/v2/autocompleteValues", z.wrap("zipkin_autocomplete_values", z.autocompleteValues))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"status": "UP", "zipkin": map[string]string{"status": "UP"}})
 	})
@@ -95,17 +99,6 @@ func (z *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return z.http.Shutdown(ctx)
-}
-
-func (z *Server) timed(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if z.timeout > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), z.timeout)
-			defer cancel()
-			r = r.WithContext(ctx)
-		}
-		h(w, r)
-	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
