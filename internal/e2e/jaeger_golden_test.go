@@ -40,6 +40,7 @@ func TestJaegerGolden(t *testing.T) {
 		{"v3-operations", "/api/v3/operations?service=cart", 200},
 		{"v3-trace", "/api/v3/traces/" + id, 200},
 		{"v3-search", "/api/v3/traces?query.serviceName=cart&query.startTimeMin=2026-11-01T00:00:00Z&query.startTimeMax=2026-11-30T00:00:00Z&query.durationMin=100ms", 200},
+		{"v3-summaries", "/api/v3/trace-summaries?query.startTimeMin=2026-11-01T00:00:00Z&query.startTimeMax=2026-11-30T00:00:00Z", 200},
 		{"v3-search-no-range", "/api/v3/traces?query.serviceName=cart", 400},
 		{"v3-trace-not-found", "/api/v3/traces/42", 404},
 	} {
@@ -105,4 +106,19 @@ func TestJaegerV3Snapshots(t *testing.T) {
 	require.Equal(t, snap("GetTrace.json"), dropTimes(get("/api/v3/traces/00000000000000000000000000000001")))
 	require.Equal(t, snap("FindTraces.json"), dropTimes(get("/api/v3/traces?query.operationName=foobar"+
 		"&query.startTimeMin=2026-11-01T00:00:00Z&query.startTimeMax=2026-11-30T00:00:00Z")))
+
+	// The summaries snapshot: trace 1 (again, so on a server of its own) of
+	// service frontend, root "HTTP GET /" from 1000 s to 1001 s after the
+	// epoch, two spans, one of them failed.
+	srv = startServer(t, "")
+	code, resp = srv.postOTLP("application/json", []byte(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"frontend"}}]},
+		"scopeSpans":[{"spans":[
+		{"traceId":"00000000000000000000000000000001","spanId":"0000000000000011","name":"HTTP GET /","kind":2,
+		 "startTimeUnixNano":"1000000000000","endTimeUnixNano":"1001000000000"},
+		{"traceId":"00000000000000000000000000000001","spanId":"0000000000000012","parentSpanId":"0000000000000011","name":"db",
+		 "startTimeUnixNano":"1000100000000","endTimeUnixNano":"1000200000000","status":{"code":2}}]}]}]}`))
+	require.Equal(t, 200, code, "%s", resp)
+	require.NotContains(t, string(resp), "rejected")
+	require.Equal(t, snap("FindTraceSummaries.json"), get("/api/v3/trace-summaries?query.serviceName=frontend"+
+		"&query.startTimeMin=1970-01-01T00:00:00Z&query.startTimeMax=1970-01-02T00:00:00Z"))
 }

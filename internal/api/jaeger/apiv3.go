@@ -23,6 +23,7 @@ func (a *API) registerV3(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v3/operations", a.wrap("jaeger_v3_operations", a.v3Operations))
 	mux.HandleFunc("GET /api/v3/traces", a.wrap("jaeger_v3_search", a.v3Search))
 	mux.HandleFunc("GET /api/v3/traces/{traceID}", a.wrap("jaeger_v3_trace", a.v3Trace))
+	mux.HandleFunc("GET /api/v3/trace-summaries", a.wrap("jaeger_v3_summaries", a.v3Summaries))
 }
 
 // v3Error writes {"error": {"httpCode": code, "message": msg}}.
@@ -200,4 +201,73 @@ func (a *API) v3Search(w http.ResponseWriter, r *http.Request) {
 		all = append(all, t.Spans...)
 	}
 	writeOTLP(w, all)
+}
+
+// v3ServiceSummary and v3Summary are api_v3 TraceSummary messages in
+// proto3 JSON (zero values omitted, 64-bit integers as strings).
+type v3ServiceSummary struct {
+	Name           string `json:"name,omitempty"`
+	SpanCount      int    `json:"spanCount,omitempty"`
+	ErrorSpanCount int    `json:"errorSpanCount,omitempty"`
+}
+
+type v3Summary struct {
+	TraceID              string             `json:"traceId"`
+	RootServiceName      string             `json:"rootServiceName,omitempty"`
+	RootOperationName    string             `json:"rootOperationName,omitempty"`
+	MinStartTimeUnixNano string             `json:"minStartTimeUnixNano,omitempty"`
+	MaxEndTimeUnixNano   string             `json:"maxEndTimeUnixNano,omitempty"`
+	SpanCount            int                `json:"spanCount,omitempty"`
+	ErrorSpanCount       int                `json:"errorSpanCount,omitempty"`
+	OrphanSpanCount      int                `json:"orphanSpanCount,omitempty"`
+	Services             []v3ServiceSummary `json:"services,omitempty"`
+}
+
+// orphans counts spans whose parent is not in the trace.
+func orphans(spans []model.Span) int {
+	ids := make(map[model.SpanID]bool, len(spans))
+	for i := range spans {
+		ids[spans[i].SpanID] = true
+	}
+	n := 0
+	for i := range spans {
+		if p := spans[i].ParentID; !p.IsZero() && !ids[p] {
+			n++
+		}
+	}
+	return n
+}
+
+// v3Summaries serves GET /api/v3/trace-summaries: the search of
+// /api/v3/traces answered with one summary per trace.
+func (a *API) v3Summaries(w http.ResponseWriter, r *http.Request) {
+	q, err := parseV3Search(r.URL.Query())
+	if err != nil {
+		v3Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	res, err := a.engine.Search(r.Context(), q)
+	if err != nil {
+		a.v3Failed(w, r, err)
+		return
+	}
+	out := make([]v3Summary, 0, len(res))
+	for _, t := range res {
+		s := t.Summary
+		sum := v3Summary{
+			TraceID:              s.TraceID.String(),
+			RootServiceName:      s.RootService,
+			RootOperationName:    s.RootName,
+			MinStartTimeUnixNano: strconv.FormatInt(s.Start, 10),
+			MaxEndTimeUnixNano:   strconv.FormatInt(s.Start+s.Duration, 10),
+			SpanCount:            s.SpanCount,
+			ErrorSpanCount:       s.ErrorCount,
+			OrphanSpanCount:      orphans(t.Spans),
+		}
+		for _, sc := range s.Services {
+			sum.Services = append(sum.Services, v3ServiceSummary{Name: sc.Name, SpanCount: sc.Spans, ErrorSpanCount: sc.Errors})
+		}
+		out = append(out, sum)
+	}
+	v3JSON(w, map[string]any{"summaries": out})
 }
