@@ -231,7 +231,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	out := envelope{Data: []Trace{}}
+	var out envelope
 	traces := []Trace{}
 	if len(p.traceIDs) > 0 {
 		for _, id := range p.traceIDs {
@@ -256,6 +256,6 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 			traces = append(traces, ToTrace(t.Spans))
 		}
 	}
-	out.Data = slices.Clip(traces)
+	out.Data = traces
 	writeEnvelope(w, http.StatusOK, out)
 }
