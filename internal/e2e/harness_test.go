@@ -49,16 +49,16 @@ func TestMain(m *testing.M) {
 
 // server is a running ariadne process.
 type server struct {
-	t         *testing.T
-	cmd       *exec.Cmd
-	dataDir   string
-	grpcAddr  string
-	httpAddr  string
-	queryURL  string
-	zipkinURL string
-	log       *bytes.Buffer
-	exited    chan struct{}
-	args      []string
+	t        *testing.T
+	cmd      *exec.Cmd
+	dataDir  string
+	grpcAddr string
+	httpAddr string
+	queryURL string
+	zipkin   string // Zipkin API base URL
+	log      *bytes.Buffer
+	exited   chan struct{}
+	args     []string
 }
 
 func freePort(t *testing.T) int {
@@ -78,7 +78,7 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	}
 	s := &server{t: t, dataDir: dataDir, log: &bytes.Buffer{}, exited: make(chan struct{}), args: args}
 	gp, hp, qp, zp := freePort(t), freePort(t), freePort(t), freePort(t)
-	s.zipkinURL = fmt.Sprintf("http://127.0.0.1:%d", zp)
+	s.zipkin = fmt.Sprintf("http://127.0.0.1:%d", zp)
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
 	s.httpAddr = fmt.Sprintf("127.0.0.1:%d", hp)
 	s.queryURL = fmt.Sprintf("http://127.0.0.1:%d", qp)

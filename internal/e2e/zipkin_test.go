@@ -38,7 +38,7 @@ func (s *server) postZipkin(contentType string, body []byte, gz bool) (int, stri
 		require.NoError(s.t, zw.Close())
 		body = buf.Bytes()
 	}
-	req, err := http.NewRequest(http.MethodPost, s.zipkinURL+"/api/v2/spans", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.zipkin+"/api/v2/spans", bytes.NewReader(body))
 	require.NoError(s.t, err)
 	req.Header.Set("Content-Type", contentType)
 	if gz {
@@ -54,7 +54,7 @@ func (s *server) postZipkin(contentType string, body []byte, gz bool) (int, stri
 // zipkinGet GETs a Zipkin API path and decodes JSON into v.
 func (s *server) zipkinGet(path string, v any) (int, []byte) {
 	s.t.Helper()
-	code, b := httpGet(s.t, s.zipkinURL+path)
+	code, b := httpGet(s.t, s.zipkin+path)
 	if v != nil && code == 200 {
 		require.NoError(s.t, json.Unmarshal(b, v), "body: %s", b)
 	}
@@ -185,7 +185,7 @@ func TestZipkinProto3RoundTrip(t *testing.T) {
 func TestZipkinSDKExporter(t *testing.T) {
 	srv := startServer(t, "")
 	ctx := context.Background()
-	exp, err := zipkinexp.New(srv.zipkinURL + "/api/v2/spans")
+	exp, err := zipkinexp.New(srv.zipkin + "/api/v2/spans")
 	require.NoError(t, err)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "billing"))))

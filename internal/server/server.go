@@ -72,19 +72,18 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	limits := ingest.Limits{
-		MaxRequestBytes:   int64(cfg.Ingest.MaxRequestBytes),
-		MaxAttrsPerSpan:   cfg.Ingest.MaxAttributesPerSpan,
-		MaxAttrValueBytes: cfg.Ingest.MaxAttributeValueLen,
-		MaxEventsPerSpan:  cfg.Ingest.MaxEventsPerSpan,
-		MaxLinksPerSpan:   cfg.Ingest.MaxLinksPerSpan,
-		MaxSpansPerTrace:  cfg.Ingest.MaxSpansPerTrace,
-		MaxFutureSkew:     time.Duration(cfg.Ingest.MaxFutureSkew),
-	}
 	recv, err := otlp.New(otlp.Config{
-		GRPCAddr:              cfg.Addr(cfg.Ports.OTLPGRPC),
-		HTTPAddr:              cfg.Addr(cfg.Ports.OTLPHTTP),
-		Limits:                limits,
+		GRPCAddr: cfg.Addr(cfg.Ports.OTLPGRPC),
+		HTTPAddr: cfg.Addr(cfg.Ports.OTLPHTTP),
+		Limits: ingest.Limits{
+			MaxRequestBytes:   int64(cfg.Ingest.MaxRequestBytes),
+			MaxAttrsPerSpan:   cfg.Ingest.MaxAttributesPerSpan,
+			MaxAttrValueBytes: cfg.Ingest.MaxAttributeValueLen,
+			MaxEventsPerSpan:  cfg.Ingest.MaxEventsPerSpan,
+			MaxLinksPerSpan:   cfg.Ingest.MaxLinksPerSpan,
+			MaxSpansPerTrace:  cfg.Ingest.MaxSpansPerTrace,
+			MaxFutureSkew:     time.Duration(cfg.Ingest.MaxFutureSkew),
+		},
 		MaxConcurrentRequests: cfg.Ingest.MaxConcurrentRequests,
 	}, db, reg, log)
 	if err != nil {
@@ -93,9 +92,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	native := api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout))
 	zlog := log.With("component", "zipkin")
-	zrecv := zipkiningest.NewReceiver(db, limits, cfg.Ingest.MaxConcurrentRequests, reg, zlog)
+	zrecv := zipkiningest.NewReceiver(db, recv.Limits(), cfg.Ingest.MaxConcurrentRequests, reg, zlog)
 	zsrv := zipkin.New(cfg.Addr(cfg.Ports.Zipkin), db, zrecv, native.Wrap, zlog)
-	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv, zipkin: zsrv}
+	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
+	s.zipkin = zsrv
 	mux := http.NewServeMux()
 	native.Register(mux)
 	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
