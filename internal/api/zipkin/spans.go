@@ -127,6 +127,11 @@ func FromSpan(s *model.Span) Span {
 	if s.TraceState != "" {
 		tags[zipkin.TagTraceState] = s.TraceState
 	}
+	for i := range s.Links {
+		l := &s.Links[i]
+		tags[zipkin.TagLinkPrefix+strconv.Itoa(i)] = l.TraceID.String() + "|" + l.SpanID.String() + "|" + l.TraceState + "|" +
+			attrsJSON(l.Attrs) + "|" + strconv.FormatUint(uint64(l.DroppedAttrs), 10)
+	}
 	if len(tags) > 0 {
 		z.Tags = tags
 	}
@@ -143,9 +148,16 @@ func annotation(e *model.Event) zipkin.Annotation {
 	if len(e.Attrs) == 0 && e.DroppedAttrs == 0 {
 		return a
 	}
-	m := make(map[string]any, len(e.Attrs))
-	for i := range e.Attrs {
-		at := &e.Attrs[i]
+	a.Value = e.Name + "|" + attrsJSON(e.Attrs) + "|" + strconv.FormatUint(uint64(e.DroppedAttrs), 10)
+	return a
+}
+
+// attrsJSON encodes attributes as a JSON object: bools, ints and finite
+// doubles as JSON values, everything else as text.
+func attrsJSON(attrs []model.Attr) string {
+	m := make(map[string]any, len(attrs))
+	for i := range attrs {
+		at := &attrs[i]
 		switch at.Type {
 		case model.TypeBool:
 			m[at.Key] = at.Num != 0
@@ -162,8 +174,7 @@ func annotation(e *model.Event) zipkin.Annotation {
 		}
 	}
 	b, _ := json.Marshal(m)
-	a.Value = e.Name + "|" + string(b) + "|" + strconv.FormatUint(uint64(e.DroppedAttrs), 10)
-	return a
+	return string(b)
 }
 
 // FromSpans maps the spans of one trace.

@@ -65,6 +65,9 @@ func randomSpan(r *rand.Rand, i int) map[string]any {
 	if r.IntN(3) == 0 {
 		tags["host.name"] = "h1"
 	}
+	for k := range r.IntN(3) {
+		tags[fmt.Sprintf("otlp.link.%d", k)] = hex(32) + "|" + hex(16) + "|" + []string{"", "k=v"}[r.IntN(2)] + `|{"a":1,"s":"x|y"}|` + fmt.Sprint(r.IntN(3))
+	}
 	if len(tags) > 0 {
 		s["tags"] = tags
 	}
@@ -104,7 +107,7 @@ func TestFromSpanOTLP(t *testing.T) {
 		Start: 2_000_000, End: 2_000_500, StatusCode: model.StatusError, Resource: res,
 		Scope: &model.Scope{Name: "lib", Version: "1"},
 		Attrs: []model.Attr{{Key: "n", Type: model.TypeInt, Num: 7}, {Key: "net.peer.ip", Type: model.TypeStr, Str: "not-an-ip"}},
-		Links: []model.Link{{TraceID: model.TraceID{1}, SpanID: model.SpanID{1}}},
+		Links: []model.Link{{TraceID: model.TraceID{1}, SpanID: model.SpanID{1}, Attrs: []model.Attr{{Key: "k", Type: model.TypeStr, Str: "v"}}}},
 	}
 	z := FromSpan(&s)
 	require.Equal(t, "0000000000000001", z.TraceID)
@@ -114,7 +117,8 @@ func TestFromSpanOTLP(t *testing.T) {
 	require.Equal(t, &zin.Endpoint{ServiceName: "api"}, z.LocalEndpoint)
 	require.Nil(t, z.RemoteEndpoint, "an address that is not an IP stays a tag")
 	require.Equal(t, map[string]string{"n": "7", "net.peer.ip": "not-an-ip", "k8s.pod.name": "p",
-		"otel.scope.name": "lib", "otel.scope.version": "1", "error": "true"}, z.Tags)
+		"otel.scope.name": "lib", "otel.scope.version": "1", "error": "true",
+		"otlp.link.0": "01000000000000000000000000000000|0100000000000000||{\"k\":\"v\"}|0"}, z.Tags)
 }
 
 func TestParseTraces(t *testing.T) {

@@ -28,8 +28,11 @@ const (
 	TagTraceState    = "w3c.tracestate"
 	TagScopeName     = "otel.scope.name"
 	TagScopeVersion  = "otel.scope.version"
-	tagLibName       = "otel.library.name"
-	tagLibVersion    = "otel.library.version"
+	// TagLinkPrefix + N (from 0) carries link N as
+	// "traceId|spanId|traceState|{JSON attributes}|dropped attributes".
+	TagLinkPrefix = "otlp.link."
+	tagLibName    = "otel.library.name"
+	tagLibVersion = "otel.library.version"
 )
 
 // resourcePrefixes are the namespaces of the OpenTelemetry resource
@@ -169,6 +172,7 @@ func putSpan(sp ptrace.Span, z *Span, tags map[string]string) {
 		}
 	}
 	putStatus(sp.Status(), tags)
+	putLinks(sp.Links(), tags)
 	start := z.Timestamp * 1000
 	sp.SetStartTimestamp(pcommon.Timestamp(start))
 	sp.SetEndTimestamp(pcommon.Timestamp(start + z.Duration*1000))
@@ -234,6 +238,64 @@ func putStatus(st ptrace.Status, tags map[string]string) {
 	}
 }
 
+// maxLinkTags bounds the otlp.link.N tags read from one span.
+const maxLinkTags = 128
+
+// putLinks unpacks the otlp.link.0, otlp.link.1, ... tags (the OpenTelemetry
+// Collector's encoding of links in Zipkin) into links, stopping at the
+// first missing index. A tag that does not parse stays a tag.
+func putLinks(links ptrace.SpanLinkSlice, tags map[string]string) {
+	for i := range maxLinkTags {
+		key := TagLinkPrefix + strconv.Itoa(i)
+		v, ok := tags[key]
+		if !ok {
+			return
+		}
+		parts := strings.Split(v, "|")
+		if len(parts) < 5 {
+			continue
+		}
+		tid, sid := strings.Trim(parts[0], `"`), strings.Trim(parts[1], `"`)
+		dropped, err := strconv.ParseUint(parts[len(parts)-1], 10, 32)
+		var attrs map[string]any
+		if !validHex(tid, 32) || !validHex(sid, 16) || err != nil ||
+			json.Unmarshal([]byte(strings.Join(parts[3:len(parts)-1], "|")), &attrs) != nil {
+			continue
+		}
+		l := links.AppendEmpty()
+		l.SetTraceID(traceID(tid))
+		l.SetSpanID(spanID(sid))
+		l.TraceState().FromRaw(parts[2])
+		l.SetDroppedAttributesCount(uint32(dropped))
+		putJSONAttrs(l.Attributes(), attrs)
+		delete(tags, key)
+	}
+}
+
+// putJSONAttrs adds decoded JSON values as attributes, in key order:
+// strings, booleans, integral numbers as ints, other numbers as doubles.
+func putJSONAttrs(m pcommon.Map, attrs map[string]any) {
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch v := attrs[k].(type) {
+		case string:
+			m.PutStr(k, v)
+		case bool:
+			m.PutBool(k, v)
+		case float64:
+			if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+				m.PutInt(k, int64(v))
+			} else {
+				m.PutDouble(k, v)
+			}
+		}
+	}
+}
+
 // putEvent maps an annotation to an event. A value "name|{json}|dropped"
 // (how OTLP events with attributes travel through Zipkin) is unpacked.
 func putEvent(ev ptrace.SpanEvent, a Annotation) {
@@ -246,25 +308,7 @@ func putEvent(ev ptrace.SpanEvent, a Annotation) {
 		if err == nil && json.Unmarshal([]byte(body), &attrs) == nil {
 			ev.SetName(parts[0])
 			ev.SetDroppedAttributesCount(uint32(dropped))
-			keys := make([]string, 0, len(attrs))
-			for k := range attrs {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				switch v := attrs[k].(type) {
-				case string:
-					ev.Attributes().PutStr(k, v)
-				case bool:
-					ev.Attributes().PutBool(k, v)
-				case float64:
-					if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
-						ev.Attributes().PutInt(k, int64(v))
-					} else {
-						ev.Attributes().PutDouble(k, v)
-					}
-				}
-			}
+			putJSONAttrs(ev.Attributes(), attrs)
 			return
 		}
 	}
