@@ -28,6 +28,7 @@ func Trace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	server := fs.String("server", envOr("ARIADNE_SERVER", DefaultServer), "query API of the server (env ARIADNE_SERVER)")
 	asJSON := fs.Bool("json", false, "print the trace as OTLP JSON instead")
+	details := fs.Bool("details", false, "also print each span's ID, kind, status, attributes and events")
 	w := fs.Int("width", 0, "output width in columns (default: $COLUMNS, else 120)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -64,7 +65,7 @@ func Trace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("the server's answer is not OTLP JSON: %w", err)
 	}
-	_, err = io.WriteString(stdout, Waterfall(model.FromTraces(td), termWidth(*w)))
+	_, err = io.WriteString(stdout, waterfall(model.FromTraces(td), termWidth(*w), *details))
 	return err
 }
 
@@ -140,7 +141,11 @@ func treeRows(spans []model.Span) []row {
 }
 
 // Waterfall renders spans of one trace in width columns.
-func Waterfall(spans []model.Span, width int) string {
+func Waterfall(spans []model.Span, width int) string { return waterfall(spans, width, false) }
+
+// waterfall renders the trace; with details, each span's kind, status,
+// attributes and events follow its line.
+func waterfall(spans []model.Span, width int, details bool) string {
 	var b strings.Builder
 	if len(spans) == 0 {
 		return "(no spans)\n"
@@ -172,6 +177,9 @@ func Waterfall(spans []model.Span, width int) string {
 		name := r.prefix + sanitize(s.Name)
 		fmt.Fprintf(&b, "%s %s %s %s |%s|\n", mark, fit(sanitize(s.Service()), svcW), fit(name, nameW),
 			fitLeft(formatDuration(time.Duration(s.Duration())), durW), bar(s.Start-sum.Start, s.Duration(), sum.Duration, barW, s.StatusCode == model.StatusError))
+		if details {
+			writeDetails(&b, s, sum.Start, width)
+		}
 	}
 	if sum.ErrorCount > 0 {
 		b.WriteString("\nErrors:\n")
@@ -189,6 +197,31 @@ func Waterfall(spans []model.Span, width int) string {
 }
 
 func widthOf(s string) int { return width(s) }
+
+// writeDetails prints a span's ID, kind, status, attributes and events,
+// indented, one per line, each cut to width.
+func writeDetails(b *strings.Builder, s *model.Span, traceStart int64, width int) {
+	line := func(text string) {
+		b.WriteString(strings.TrimRight(fit("      "+sanitize(text), width), " "))
+		b.WriteByte('\n')
+	}
+	head := "span " + s.SpanID.String() + "  kind " + model.KindName(s.Kind) + "  status " + model.StatusName(s.StatusCode)
+	if s.StatusMessage != "" {
+		head += ": " + s.StatusMessage
+	}
+	line(head)
+	for i := range s.Attrs {
+		line(s.Attrs[i].Key + " = " + s.Attrs[i].String())
+	}
+	for i := range s.Events {
+		e := &s.Events[i]
+		text := "@" + formatDuration(time.Duration(e.Time-traceStart)) + " " + e.Name
+		for j := range e.Attrs {
+			text += " " + e.Attrs[j].Key + "=" + e.Attrs[j].String()
+		}
+		line(text)
+	}
+}
 
 // bar draws a span from offset for dur on an axis of total over w cells:
 // at least one cell; '█' for spans, '▓' for errors.

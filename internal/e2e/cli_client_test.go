@@ -61,6 +61,7 @@ func TestTerminalClient(t *testing.T) {
 	}{
 		{"trace-100.txt", []string{"trace", "--server", srv.queryURL, "--width", "100", id}},
 		{"trace-60.txt", []string{"trace", id, "--width", "60", "--server", srv.queryURL}},
+		{"trace-details.txt", []string{"trace", "--details", "--server", srv.queryURL, "--width", "90", id}},
 		{"trace-zipkin.txt", []string{"trace", "--server", srv.queryURL, "--width", "120", "5af7183fb1d4cf5f5af7183fb1d4cf5f"}},
 		{"search-100.txt", []string{"search", "--server", srv.queryURL, "--width", "100", "--start", "2026-11-01T00:00:00Z", "--end", "2026-11-02T00:00:00Z"}},
 		{"search-errors.txt", []string{"search", "--server", srv.queryURL, "--width", "100", "--status", "error", "--attr", "db.system=postgresql", "--start", "1793491200"}},
