@@ -122,3 +122,19 @@ func TestToTraceEdgeCases(t *testing.T) {
 	require.Equal(t, []KeyValue{{"span.kind", "string", "internal"}}, tr.Spans[2].Tags)
 	require.Equal(t, "0000000000000002", TraceIDString(model.TraceID{15: 2}))
 }
+
+func TestReferences(t *testing.T) {
+	tid, other := model.TraceID{15: 1}, model.TraceID{15: 9}
+	parent := model.SpanID{7: 1}
+	childOf := []model.Attr{{Key: "opentracing.ref_type", Type: model.TypeStr, Str: "child_of"}}
+	s := model.Span{TraceID: tid, SpanID: model.SpanID{7: 2}, ParentID: parent, Links: []model.Link{
+		{TraceID: tid, SpanID: parent, Attrs: []model.Attr{{Key: "opentracing.ref_type", Type: model.TypeStr, Str: "follows_from"}}},
+		{TraceID: other, SpanID: model.SpanID{7: 3}, Attrs: childOf},
+		{TraceID: other, SpanID: model.SpanID{7: 4}},
+	}}
+	require.Equal(t, []Reference{
+		{"FOLLOWS_FROM", "0000000000000001", "0000000000000001"},
+		{"CHILD_OF", "0000000000000009", "0000000000000003"},
+		{"FOLLOWS_FROM", "0000000000000009", "0000000000000004"},
+	}, references(&s, "0000000000000001"))
+}

@@ -126,8 +126,9 @@ func kindTag(k int8) string {
 
 // spanTags builds a span's tags: its attributes, the instrumentation scope
 // (otel.scope.name/version), span.kind, the status (otel.status_code,
-// error=true, otel.status_description), w3c.tracestate and the dropped
-// counts, sorted by key as Jaeger's query service sorts them.
+// error=true, otel.status_description) and w3c.tracestate, sorted by key as
+// Jaeger's query service sorts them. Dropped counts are not shown, as in
+// Jaeger.
 func spanTags(s *model.Span) []KeyValue {
 	out := tags(s.Attrs, "")
 	if s.Scope != nil {
@@ -153,14 +154,6 @@ func spanTags(s *model.Span) []KeyValue {
 	if s.TraceState != "" {
 		out = append(out, str("w3c.tracestate", s.TraceState))
 	}
-	for _, d := range []struct {
-		key string
-		n   uint32
-	}{{"otel.dropped_attributes_count", s.DroppedAttrs}, {"otel.dropped_events_count", s.DroppedEvents}, {"otel.dropped_links_count", s.DroppedLinks}} {
-		if d.n > 0 {
-			out = append(out, KeyValue{Key: d.key, Type: "int64", Value: int64(d.n)})
-		}
-	}
 	sortTags(out)
 	return out
 }
@@ -185,6 +178,10 @@ func logs(events []model.Event) []Log {
 	return out
 }
 
+// references lists the parent (CHILD_OF) first, then the links: a link's
+// type is CHILD_OF when its attribute opentracing.ref_type is child_of,
+// else FOLLOWS_FROM; a link to the parent sets the parent reference's type
+// instead of adding one.
 func references(s *model.Span, traceID string) []Reference {
 	out := make([]Reference, 0, len(s.Links)+1)
 	if !s.ParentID.IsZero() {
@@ -192,7 +189,17 @@ func references(s *model.Span, traceID string) []Reference {
 	}
 	for i := range s.Links {
 		l := &s.Links[i]
-		out = append(out, Reference{RefType: "FOLLOWS_FROM", TraceID: TraceIDString(l.TraceID), SpanID: l.SpanID.String()})
+		typ := "FOLLOWS_FROM"
+		for _, a := range l.Attrs {
+			if a.Key == "opentracing.ref_type" && a.Type == model.TypeStr && a.Str == "child_of" {
+				typ = "CHILD_OF"
+			}
+		}
+		if !s.ParentID.IsZero() && l.TraceID == s.TraceID && l.SpanID == s.ParentID {
+			out[0].RefType = typ
+			continue
+		}
+		out = append(out, Reference{RefType: typ, TraceID: TraceIDString(l.TraceID), SpanID: l.SpanID.String()})
 	}
 	return out
 }
