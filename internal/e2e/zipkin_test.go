@@ -151,6 +151,19 @@ func checkZipkinRoundTrip(t *testing.T, srv *server) {
 	require.Equal(t, map[string]any{"db.rows": "12", "net.host.ip": "10.0.0.2", "net.host.port": int64(9000), "zipkin.shared": true},
 		shared.span.Attributes().AsRaw())
 
+	// Through the Jaeger API the shared server span gets a span ID of its
+	// own, below the client span, as Jaeger shows Zipkin's shared spans.
+	var jt []jTrace
+	_, code = srv.jaeger("/api/traces/5af7183fb1d4cf5f5af7183fb1d4cf5f", &jt)
+	require.Equal(t, 200, code)
+	require.Len(t, jt[0].Spans, 3)
+	for _, sp := range jt[0].Spans {
+		if jt[0].Processes[sp.ProcessID].ServiceName == "backend" {
+			require.Equal(t, "6b221d5bc9e6496d", sp.SpanID)
+			require.Equal(t, "6b221d5bc9e6496c", sp.References[0].SpanID)
+		}
+	}
+
 	td = srv.trace("0000000000000000463ac35c9f6413ad")
 	require.Equal(t, 1, td.SpanCount())
 	c := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)

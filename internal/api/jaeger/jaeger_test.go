@@ -138,3 +138,20 @@ func TestReferences(t *testing.T) {
 		{"FOLLOWS_FROM", "0000000000000009", "0000000000000004"},
 	}, references(&s, "0000000000000001"))
 }
+
+func TestSharedSpanIDs(t *testing.T) {
+	tid := model.TraceID{15: 1}
+	shared, root := model.SpanID{7: 5}, model.SpanID{7: 1}
+	spans := []model.Span{
+		{TraceID: tid, SpanID: root, Kind: model.KindServer},
+		{TraceID: tid, SpanID: shared, ParentID: root, Kind: model.KindClient},
+		{TraceID: tid, SpanID: shared, ParentID: root, Kind: model.KindServer},
+		{TraceID: tid, SpanID: model.SpanID{7: 6}, ParentID: shared, Kind: model.KindClient}, // made by the server side; 06 is taken
+	}
+	tr := ToTrace(spans)
+	require.Equal(t, "0000000000000005", tr.Spans[1].SpanID)
+	require.Equal(t, "0000000000000007", tr.Spans[2].SpanID, "next unused ID")
+	require.Equal(t, "0000000000000005", tr.Spans[2].References[0].SpanID)
+	require.Equal(t, "0000000000000007", tr.Spans[3].References[0].SpanID)
+	require.Equal(t, "0000000000000001", tr.Spans[1].References[0].SpanID)
+}

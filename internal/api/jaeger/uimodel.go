@@ -124,13 +124,13 @@ func kindTag(k int8) string {
 	return model.KindName(k)
 }
 
-// spanTags builds a span's tags: its attributes, the instrumentation scope
-// (otel.scope.name/version), span.kind, the status (otel.status_code,
-// error=true, otel.status_description) and w3c.tracestate, sorted by key as
-// Jaeger's query service sorts them. Dropped counts are not shown, as in
-// Jaeger.
+// spanTags builds a span's tags in the order Jaeger's query service
+// returns them: the instrumentation scope (otel.scope.name/version), the
+// attributes sorted by key, span.kind, the status (otel.status_code,
+// error=true, otel.status_description) and w3c.tracestate. Dropped counts
+// are not shown, as in Jaeger.
 func spanTags(s *model.Span) []KeyValue {
-	out := tags(s.Attrs, "")
+	out := make([]KeyValue, 0, len(s.Attrs)+6)
 	if s.Scope != nil {
 		if s.Scope.Name != "" {
 			out = append(out, str("otel.scope.name", s.Scope.Name))
@@ -139,6 +139,9 @@ func spanTags(s *model.Span) []KeyValue {
 			out = append(out, str("otel.scope.version", s.Scope.Version))
 		}
 	}
+	attrs := tags(s.Attrs, "")
+	sortTags(attrs)
+	out = append(out, attrs...)
 	if k := kindTag(s.Kind); k != "" {
 		out = append(out, str("span.kind", k))
 	}
@@ -154,7 +157,6 @@ func spanTags(s *model.Span) []KeyValue {
 	if s.TraceState != "" {
 		out = append(out, str("w3c.tracestate", s.TraceState))
 	}
-	sortTags(out)
 	return out
 }
 
@@ -213,6 +215,55 @@ func processKey(p *Process) string {
 	return string(b)
 }
 
+// uniqueServerIDs gives a server span that shares its span ID with a
+// client span of the trace (Zipkin's shared spans) a new ID: the next unused
+// one above it. Its parent becomes the client span, and the spans whose
+// parent was the shared ID move under the server span (the server side made
+// them), as Jaeger's query service does. It returns the span ID and parent
+// ID to show for each span.
+func uniqueServerIDs(spans []model.Span) (ids, parents []model.SpanID) {
+	ids = make([]model.SpanID, len(spans))
+	parents = make([]model.SpanID, len(spans))
+	used := make(map[model.SpanID]bool, len(spans))
+	client := map[model.SpanID]bool{}
+	for i := range spans {
+		ids[i], parents[i] = spans[i].SpanID, spans[i].ParentID
+		used[spans[i].SpanID] = true
+		if spans[i].Kind == model.KindClient {
+			client[spans[i].SpanID] = true
+		}
+	}
+	moved := map[model.SpanID]model.SpanID{}
+	for i := range spans {
+		s := &spans[i]
+		if s.Kind != model.KindServer || !client[s.SpanID] {
+			continue
+		}
+		n := binary.BigEndian.Uint64(s.SpanID[:])
+		var id model.SpanID
+		for {
+			n++
+			binary.BigEndian.PutUint64(id[:], n)
+			if !used[id] && n != 0 {
+				break
+			}
+		}
+		used[id] = true
+		ids[i], parents[i] = id, s.SpanID
+		moved[s.SpanID] = id
+	}
+	if len(moved) == 0 {
+		return ids, parents
+	}
+	for i := range spans {
+		s := &spans[i]
+		if nid, ok := moved[s.ParentID]; ok && ids[i] != nid {
+			parents[i] = nid
+		}
+	}
+	return ids, parents
+}
+
 // ToTrace converts the spans of one trace (in the order given) to Jaeger's
 // model. Processes are numbered p1, p2, ... in order of first use; spans
 // with equal resources share one.
@@ -224,6 +275,7 @@ func ToTrace(spans []model.Span) Trace {
 	t.TraceID = TraceIDString(spans[0].TraceID)
 	byRes := map[*model.Resource]string{}
 	byKey := map[string]string{}
+	ids, parents := uniqueServerIDs(spans)
 	for i := range spans {
 		s := &spans[i]
 		pid, ok := byRes[s.Resource]
@@ -244,11 +296,13 @@ func ToTrace(spans []model.Span) Trace {
 			}
 			byRes[s.Resource] = pid
 		}
+		sp := *s
+		sp.SpanID, sp.ParentID = ids[i], parents[i]
 		t.Spans = append(t.Spans, Span{
 			TraceID:       t.TraceID,
-			SpanID:        s.SpanID.String(),
+			SpanID:        sp.SpanID.String(),
 			OperationName: s.Name,
-			References:    references(s, t.TraceID),
+			References:    references(&sp, t.TraceID),
 			StartTime:     micros(s.Start),
 			Duration:      micros(s.End - s.Start),
 			Tags:          spanTags(s),
