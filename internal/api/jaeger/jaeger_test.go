@@ -68,6 +68,8 @@ func TestParseSearch(t *testing.T) {
 	}
 	_, err = parseSearch(url.Values{"tag": {"span.kind:sideways"}}, now)
 	require.ErrorContains(t, err, "span.kind")
+	_, err = parseSearch(url.Values{"traceID": make([]string, maxTraceIDs+1)}, now)
+	require.ErrorContains(t, err, "at most")
 	_, err = parseSearch(url.Values{"limit": {"10001"}}, now)
 	require.ErrorContains(t, err, "limit")
 }

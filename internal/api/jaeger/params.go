@@ -26,6 +26,9 @@ const DefaultLookback = 48 * time.Hour
 // defaultLimit is Jaeger's default number of traces.
 const defaultLimit = 100
 
+// maxTraceIDs bounds the traceID parameters of one search.
+const maxTraceIDs = 1000
+
 // now is the clock (a variable for tests).
 var now = time.Now
 
@@ -42,6 +45,9 @@ type searchParams struct {
 // as Jaeger does.
 func parseSearch(v url.Values, now time.Time) (*searchParams, error) {
 	p := &searchParams{}
+	if n := len(v["traceID"]); n > maxTraceIDs {
+		return nil, &paramError{"traceID", fmt.Sprintf("at most %d trace IDs per request, got %d", maxTraceIDs, n)}
+	}
 	for _, raw := range v["traceID"] {
 		id, err := parseLooseTraceID("traceID", raw)
 		if err != nil {
