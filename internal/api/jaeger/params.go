@@ -91,7 +91,7 @@ func parseSearch(v url.Values, now time.Time) (*searchParams, error) {
 	if err != nil {
 		return nil, err
 	}
-	start, err := parseMicros("start", v.Get("start"), end.Add(-DefaultLookback))
+	start, err := parseMicros("start", v.Get("start"), now.Add(-DefaultLookback))
 	if err != nil {
 		return nil, err
 	}
