@@ -235,11 +235,27 @@ func TestZipkinSDKExporter(t *testing.T) {
 	require.Equal(t, "billing", jt[0].Processes["p1"].ServiceName)
 }
 
+// postAutocompleteSpans posts 16 spans of service frontend, a day after the
+// batch, with the tags http.method=GET and http.path=/api: autocomplete
+// samples a fraction of recent spans, and these make sure the values are
+// seen whichever spans are sampled.
+func postAutocompleteSpans(t *testing.T, srv *server) {
+	var spans []string
+	for i := range 16 {
+		spans = append(spans, fmt.Sprintf(`{"traceId":"00000000000000000000000000000%03x","id":"%016x","name":"get /api",`+
+			`"timestamp":%d,"duration":10,"localEndpoint":{"serviceName":"frontend"},"tags":{"http.method":"GET","http.path":"/api"}}`,
+			0x100+i, 0x100+i, int64(1793620800000000)+int64(i)))
+	}
+	code, body := srv.postZipkin("application/json", []byte("["+strings.Join(spans, ",")+"]"), false)
+	require.Equal(t, 202, code, body)
+}
+
 // TestZipkinQueryAPI checks the Zipkin v2 query endpoints and their errors.
 func TestZipkinQueryAPI(t *testing.T) {
 	srv := startServer(t, "")
 	code, body := srv.postZipkin("application/json", zipkinBatch(t), true)
 	require.Equal(t, 202, code, body)
+	postAutocompleteSpans(t, srv)
 	var list []string
 	srv.zipkinGet("/api/v2/services", &list)
 	require.Equal(t, []string{"backend", "frontend"}, list)
@@ -328,6 +344,7 @@ func TestZipkinGolden(t *testing.T) {
 	srv := startServer(t, "")
 	code, body := srv.postZipkin("application/json", zipkinBatch(t), false)
 	require.Equal(t, 202, code, body)
+	postAutocompleteSpans(t, srv)
 	for _, c := range []struct {
 		golden, path string
 		code         int
@@ -340,6 +357,7 @@ func TestZipkinGolden(t *testing.T) {
 		{"traces", "/api/v2/traces?serviceName=backend&endTs=1793535000000&lookback=86400000", 200},
 		{"trace-many", "/api/v2/traceMany?traceIds=463ac35c9f6413ad,00000000000000ff", 200},
 		{"autocomplete-values", "/api/v2/autocompleteValues?key=http.path", 200},
+		{"health", "/health", 200},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			code, b := srv.zipkinGet(c.path, nil)
