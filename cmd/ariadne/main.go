@@ -2,6 +2,8 @@
 //
 //	ariadne [serve] [flags]   run the all-in-one server (default)
 //	ariadne loadgen [flags]   send realistic OTLP traffic to an endpoint
+//	ariadne trace ID          print a trace as a waterfall
+//	ariadne search [flags]    print matching traces as a table
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ariadne-tracing/ariadne/internal/cli"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/server"
 )
@@ -32,6 +35,10 @@ func main() {
 		err = serve(args)
 	case "loadgen":
 		err = runLoadgen(args)
+	case "trace":
+		err = cli.Trace(context.Background(), args, os.Stdout, os.Stderr)
+	case "search":
+		err = cli.Search(context.Background(), args, os.Stdout, os.Stderr)
 	case "help":
 		usage(os.Stdout)
 	default:
@@ -52,6 +59,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   ariadne [serve] [flags]   run the all-in-one server (OTLP in, embedded store, query API)
   ariadne loadgen [flags]   send realistic OTLP traffic at a given rate to any OTLP endpoint
+  ariadne trace ID          print a trace as a waterfall (--json for OTLP JSON; --server URL)
+  ariadne search [flags]    print the traces matching a search as a table (--server URL)
   ariadne help              show this help
 
 Run 'ariadne serve -h' or 'ariadne loadgen -h' for the flags of each.
@@ -69,6 +78,7 @@ func serve(args []string) error {
 	grpcPort := fs.Int("otlp-grpc-port", def.Ports.OTLPGRPC, "OTLP/gRPC port")
 	httpPort := fs.Int("otlp-http-port", def.Ports.OTLPHTTP, "OTLP/HTTP port")
 	queryPort := fs.Int("query-port", def.Ports.Query, "query API and UI port")
+	zipkinPort := fs.Int("zipkin-port", def.Ports.Zipkin, "Zipkin API port (span ingest and queries)")
 	walSync := fs.String("wal-sync", def.Storage.WALSync, "WAL fsync policy: always (acknowledge after fsync), interval, never")
 	retention := def.Storage.Retention
 	fs.Var(&retention, "retention", "drop data older than this (e.g. 7d, 36h); 0 keeps data forever")
@@ -103,6 +113,8 @@ func serve(args []string) error {
 			cfg.Ports.OTLPHTTP = *httpPort
 		case "query-port":
 			cfg.Ports.Query = *queryPort
+		case "zipkin-port":
+			cfg.Ports.Zipkin = *zipkinPort
 		case "wal-sync":
 			cfg.Storage.WALSync = *walSync
 		case "retention":

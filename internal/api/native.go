@@ -65,6 +65,10 @@ func (n *Native) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/attributes/{key}/values", n.timed("attribute_values", n.attributeValues))
 }
 
+// Wrap applies the query timeout and the latency metric (labelled name) to
+// a handler of another API on the same port.
+func (n *Native) Wrap(name string, h http.HandlerFunc) http.HandlerFunc { return n.timed(name, h) }
+
 func (n *Native) timed(name string, h http.HandlerFunc) http.HandlerFunc {
 	obs := n.latency.WithLabelValues(name)
 	return func(w http.ResponseWriter, r *http.Request) {

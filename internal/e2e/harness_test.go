@@ -55,6 +55,7 @@ type server struct {
 	grpcAddr string
 	httpAddr string
 	queryURL string
+	zipkin   string // Zipkin API base URL
 	log      *bytes.Buffer
 	exited   chan struct{}
 	args     []string
@@ -76,12 +77,13 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 		dataDir = t.TempDir()
 	}
 	s := &server{t: t, dataDir: dataDir, log: &bytes.Buffer{}, exited: make(chan struct{}), args: args}
-	gp, hp, qp := freePort(t), freePort(t), freePort(t)
+	gp, hp, qp, zp := freePort(t), freePort(t), freePort(t), freePort(t)
+	s.zipkin = fmt.Sprintf("http://127.0.0.1:%d", zp)
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
 	s.httpAddr = fmt.Sprintf("127.0.0.1:%d", hp)
 	s.queryURL = fmt.Sprintf("http://127.0.0.1:%d", qp)
 	all := append([]string{"serve", "--data-dir", dataDir,
-		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp)}, args...)
+		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp), "--zipkin-port", strconv.Itoa(zp)}, args...)
 	s.cmd = exec.Command(ariadneBin, all...)
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log

@@ -19,9 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ariadne-tracing/ariadne/internal/api"
+	"github.com/ariadne-tracing/ariadne/internal/api/jaeger"
+	"github.com/ariadne-tracing/ariadne/internal/api/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
 	"github.com/ariadne-tracing/ariadne/internal/ingest/otlp"
+	zipkiningest "github.com/ariadne-tracing/ariadne/internal/ingest/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/store"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
 )
@@ -35,6 +38,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	db      *store.DB
 	recv    *otlp.Receiver
+	zipkin  *zipkin.Server
 	http    *http.Server
 	ln      net.Listener
 	ready   atomic.Bool
@@ -86,9 +90,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		_ = db.Shutdown(context.Background())
 		return nil, err
 	}
+	native := api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout))
+	zlog := log.With("component", "zipkin")
+	zrecv := zipkiningest.NewReceiver(db, recv.Limits(), cfg.Ingest.MaxConcurrentRequests, reg, zlog)
+	zsrv := zipkin.New(cfg.Addr(cfg.Ports.Zipkin), db, zrecv, native.Wrap, zlog)
 	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
+	s.zipkin = zsrv
 	mux := http.NewServeMux()
-	api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout)).Register(mux)
+	native.Register(mux)
+	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -123,6 +133,11 @@ func (s *Server) Start(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	if err := s.zipkin.Start(ctx); err != nil {
+		ln.Close()
+		_ = s.recv.Shutdown(ctx)
+		return err
+	}
 	s.started.Store(true)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -132,7 +147,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ready.Store(true)
 	s.log.Info("ariadne ready",
 		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
-		"query", ln.Addr().String(), "data_dir", s.cfg.DataDir)
+		"query", ln.Addr().String(), "zipkin", s.zipkin.Addr().String(), "data_dir", s.cfg.DataDir)
 	return nil
 }
 
@@ -143,6 +158,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := s.recv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("receivers: %w", err))
+	}
+	if err := s.zipkin.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("zipkin: %w", err))
 	}
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {

@@ -133,6 +133,9 @@ func New(cfg Config, c Consumer, reg prometheus.Registerer, log *slog.Logger) (*
 	}, nil
 }
 
+// Limits returns the limits in force, defaults filled in.
+func (r *Receiver) Limits() ingest.Limits { return r.cfg.Limits }
+
 // Start binds both listeners and starts serving. It returns an error,
 // and listens on nothing, if either address cannot be bound.
 func (r *Receiver) Start(ctx context.Context) error {

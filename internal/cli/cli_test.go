@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ariadne-tracing/ariadne/internal/model"
+)
+
+func TestSanitize(t *testing.T) {
+	require.Equal(t, "a?[31mred?", sanitize("a\x1b[31mred\n"))
+	require.Equal(t, "ünïcode ok", sanitize("ünïcode ok"))
+	require.Equal(t, "bad?", sanitize("bad\xff"))
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		500: "500ns", 1500: "1.50µs", 250 * time.Microsecond: "250µs", 12345 * time.Microsecond: "12.3ms",
+		1834 * time.Millisecond: "1.83s", 123 * time.Second: "2m03s", 26 * time.Hour: "26h00m",
+	} {
+		require.Equal(t, want, formatDuration(d), d.String())
+	}
+}
+
+func TestWaterfallOddTraces(t *testing.T) {
+	res := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "svc\x1b]0;pwned\x07"}}}
+	id := func(b byte) model.SpanID { return model.SpanID{7: b} }
+	spans := []model.Span{
+		// a and b are each other's parent (a cycle); c's parent is missing.
+		{SpanID: id(1), ParentID: id(2), Name: "a", Start: 0, End: 10, Resource: res},
+		{SpanID: id(2), ParentID: id(1), Name: "b\r\nfake row", Start: 5, End: 10, Resource: res, StatusCode: model.StatusError},
+		{SpanID: id(3), ParentID: id(9), Name: "c", Start: 10, End: 20, Resource: res},
+	}
+	out := Waterfall(spans, 80)
+	require.NotContains(t, out, "\x1b")
+	require.NotContains(t, out, "\r")
+	for _, name := range []string{" a ", "b??fake row", "c "} {
+		require.Contains(t, out, name)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:5] {
+		require.Equal(t, 80, width(line), "line %q", line)
+	}
+}
