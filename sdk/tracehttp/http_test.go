@@ -1,0 +1,93 @@
+package tracehttp_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/ariadne-tracing/ariadne/sdk/tracehttp"
+)
+
+func TestStatusMappingAndNames(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	opts := []tracehttp.Option{tracehttp.WithTracerProvider(tp), tracehttp.WithPropagator(propagation.TraceContext{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stores/{id}/products", func(w http.ResponseWriter, r *http.Request) {
+		switch r.PathValue("id") {
+		case "bad":
+			http.Error(w, "no such store", http.StatusNotFound)
+		case "boom":
+			http.Error(w, "db down", http.StatusServiceUnavailable)
+		}
+	})
+	srv := httptest.NewServer(tracehttp.Middleware(mux, opts...))
+	defer srv.Close()
+	client := &http.Client{Transport: tracehttp.Transport(nil, opts...)}
+
+	for _, path := range []string{"/stores/1/products", "/stores/bad/products", "/stores/boom/products", "/nowhere"} {
+		ctx, root := tp.Tracer("t").Start(context.Background(), "client "+path)
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path+"?token=secret", nil)
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		root.End()
+	}
+	type want struct {
+		name   string
+		kind   trace.SpanKind
+		status codes.Code
+	}
+	var got []want
+	for _, s := range exp.GetSpans() {
+		if s.SpanKind == trace.SpanKindInternal {
+			continue
+		}
+		got = append(got, want{s.Name, s.SpanKind, s.Status.Code})
+		for _, a := range s.Attributes {
+			require.NotContains(t, a.Value.Emit(), "secret", "query strings are not recorded")
+		}
+	}
+	require.ElementsMatch(t, []want{
+		{"GET /stores/{id}/products", trace.SpanKindServer, codes.Unset},
+		{"GET", trace.SpanKindClient, codes.Unset},
+		{"GET /stores/{id}/products", trace.SpanKindServer, codes.Unset}, // 404 is not a server error
+		{"GET", trace.SpanKindClient, codes.Error},                       // but it is one for the client
+		{"GET /stores/{id}/products", trace.SpanKindServer, codes.Error},
+		{"GET", trace.SpanKindClient, codes.Error},
+		{"GET", trace.SpanKindServer, codes.Unset}, // no pattern matched: method only
+		{"GET", trace.SpanKindClient, codes.Error},
+	}, got)
+}
+
+func TestRoute(t *testing.T) {
+	for pattern, want := range map[string]string{
+		"GET /a/{id}": "/a/{id}", "/a/": "/a/", "GET example.com/x": "/x", "": "",
+	} {
+		r := &http.Request{Pattern: pattern}
+		require.Equal(t, want, tracehttp.Route(r), pattern)
+	}
+}
+
+func TestTransportError(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	client := &http.Client{Transport: tracehttp.Transport(nil, tracehttp.WithTracerProvider(tp))}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	req, _ := http.NewRequestWithContext(tracehttp.WithRoute(context.Background(), "/items/{id}"), "POST", url+"/items/1", nil)
+	_, err := client.Do(req)
+	require.Error(t, err)
+	s := exp.GetSpans()[0]
+	require.Equal(t, "POST /items/{id}", s.Name)
+	require.Equal(t, codes.Error, s.Status.Code)
+}
