@@ -69,6 +69,8 @@ func serve(args []string) error {
 	grpcPort := fs.Int("otlp-grpc-port", def.Ports.OTLPGRPC, "OTLP/gRPC port")
 	httpPort := fs.Int("otlp-http-port", def.Ports.OTLPHTTP, "OTLP/HTTP port")
 	queryPort := fs.Int("query-port", def.Ports.Query, "query API and UI port")
+	samplingPort := fs.Int("sampling-port", def.Ports.Sampling, "Jaeger remote sampling port (GET /sampling?service=NAME)")
+	strategiesFile := fs.String("sampling-strategies-file", def.Sampling.StrategiesFile, "sampling strategies file in Jaeger's format, reloaded when it changes")
 	walSync := fs.String("wal-sync", def.Storage.WALSync, "WAL fsync policy: always (acknowledge after fsync), interval, never")
 	retention := def.Storage.Retention
 	fs.Var(&retention, "retention", "drop data older than this (e.g. 7d, 36h); 0 keeps data forever")
@@ -103,6 +105,10 @@ func serve(args []string) error {
 			cfg.Ports.OTLPHTTP = *httpPort
 		case "query-port":
 			cfg.Ports.Query = *queryPort
+		case "sampling-port":
+			cfg.Ports.Sampling = *samplingPort
+		case "sampling-strategies-file":
+			cfg.Sampling.StrategiesFile = *strategiesFile
 		case "wal-sync":
 			cfg.Storage.WALSync = *walSync
 		case "retention":

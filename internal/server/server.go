@@ -39,6 +39,8 @@ type Server struct {
 	ln      net.Listener
 	ready   atomic.Bool
 	started atomic.Bool
+
+	sampling *samplingEndpoint
 }
 
 // New validates cfg, opens the store and builds the components.
@@ -87,7 +89,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
+	if s.sampling, err = newSamplingEndpoint(cfg, log); err != nil {
+		_ = db.Shutdown(context.Background())
+		return nil, err
+	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /api/sampling", s.sampling.provider)
 	api.NewNative(db, reg, log.With("component", "api"), time.Duration(cfg.Query.Timeout)).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -123,6 +130,11 @@ func (s *Server) Start(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	if err := s.sampling.Start(ctx); err != nil {
+		ln.Close()
+		_ = s.recv.Shutdown(ctx)
+		return err
+	}
 	s.started.Store(true)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -132,7 +144,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ready.Store(true)
 	s.log.Info("ariadne ready",
 		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
-		"query", ln.Addr().String(), "data_dir", s.cfg.DataDir)
+		"query", ln.Addr().String(), "sampling", s.sampling.addr(), "data_dir", s.cfg.DataDir)
 	return nil
 }
 
@@ -143,6 +155,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := s.recv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("receivers: %w", err))
+	}
+	if err := s.sampling.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("sampling: %w", err))
 	}
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {

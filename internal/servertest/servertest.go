@@ -24,7 +24,10 @@ type Server struct {
 	GRPCAddr string // OTLP/gRPC, host:port
 	HTTPAddr string // OTLP/HTTP, host:port
 	QueryURL string // http://host:port of the query API
-	Store    *store.DB
+	// SamplingURL is the Jaeger remote sampling endpoint,
+	// http://host:port/sampling.
+	SamplingURL string
+	Store       *store.DB
 }
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -46,6 +49,7 @@ func Start(t testing.TB, edit func(*config.Config)) *Server {
 	cfg.DataDir = t.TempDir()
 	cfg.Storage.WALSync = "never"
 	cfg.Ports.OTLPGRPC, cfg.Ports.OTLPHTTP, cfg.Ports.Query = FreePort(t), FreePort(t), FreePort(t)
+	cfg.Ports.Sampling = FreePort(t)
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -65,11 +69,12 @@ func Start(t testing.TB, edit func(*config.Config)) *Server {
 		}
 	})
 	return &Server{
-		Config:   cfg,
-		GRPCAddr: cfg.Addr(cfg.Ports.OTLPGRPC),
-		HTTPAddr: cfg.Addr(cfg.Ports.OTLPHTTP),
-		QueryURL: fmt.Sprintf("http://%s", cfg.Addr(cfg.Ports.Query)),
-		Store:    srv.Store(),
+		Config:      cfg,
+		GRPCAddr:    cfg.Addr(cfg.Ports.OTLPGRPC),
+		HTTPAddr:    cfg.Addr(cfg.Ports.OTLPHTTP),
+		QueryURL:    fmt.Sprintf("http://%s", cfg.Addr(cfg.Ports.Query)),
+		SamplingURL: fmt.Sprintf("http://%s/sampling", cfg.Addr(cfg.Ports.Sampling)),
+		Store:       srv.Store(),
 	}
 }
 
