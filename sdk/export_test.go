@@ -156,7 +156,7 @@ func TestPropagationHTTPAndGRPC(t *testing.T) {
 	srv := servertest.Start(t, nil)
 	edgeTP, edgeProp := provider(t, srv, "edge", sdk.Config{})
 	ordersTP, ordersProp := provider(t, srv, "orders", sdk.Config{})
-	stockTP, stockProp := provider(t, srv, "stock", sdk.Config{})
+	stockTP, stockProp := provider(t, srv, "stock", sdk.Config{BaggageAttributes: []string{"tenant.id", "user.id"}})
 
 	// stock: gRPC server.
 	hs := &healthServer{got: make(chan context.Context, 1)}
@@ -223,6 +223,13 @@ func TestPropagationHTTPAndGRPC(t *testing.T) {
 		}
 		require.Equal(t, byName[chain[i-1]].SpanID, sp.ParentID, "parent of %q", name)
 	}
+	tenant, ok := attr(byName["stock grpc.health.v1.Health/Check"], "tenant.id")
+	require.True(t, ok)
+	require.Equal(t, "acme", tenant, "BaggageAttributes copies baggage onto spans")
+	_, ok = attr(byName["stock grpc.health.v1.Health/Check"], "user.id")
+	require.False(t, ok, "absent members are not set")
+	_, ok = attr(byName["orders GET /orders/{id}"], "tenant.id")
+	require.False(t, ok, "only where configured")
 	route, _ := attr(byName["orders GET /orders/{id}"], "http.route")
 	require.Equal(t, "/orders/{id}", route)
 	status, _ := attr(byName["orders GET /orders/{id}"], "http.response.status_code")

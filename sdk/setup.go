@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/contrib/propagators/jaeger"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -79,6 +80,12 @@ type Config struct {
 	// Zero turns the guard off (it costs a stack walk per span).
 	UnendedSpanTimeout time.Duration
 
+	// BaggageAttributes copies these baggage members, when present, onto
+	// every span started in this process as attributes of the same name,
+	// so that a user or tenant ID set once at the edge is searchable on
+	// every span of every service.
+	BaggageAttributes []string
+
 	// Logger receives the guards' reports and export errors. Nil:
 	// slog.Default().
 	Logger *slog.Logger
@@ -129,7 +136,11 @@ func NewProvider(ctx context.Context, cfg Config) (*sdktrace.TracerProvider, pro
 	if cfg.MaxSpansPerTrace > 0 || cfg.UnendedSpanTimeout > 0 {
 		proc = newGuard(proc, cfg.MaxSpansPerTrace, cfg.UnendedSpanTimeout, cfg.logger())
 	}
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSpanProcessor(proc)}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if len(cfg.BaggageAttributes) > 0 {
+		opts = append(opts, sdktrace.WithSpanProcessor(baggageCopier(cfg.BaggageAttributes)))
+	}
+	opts = append(opts, sdktrace.WithSpanProcessor(proc))
 	if cfg.Sampler != nil {
 		opts = append(opts, sdktrace.WithSampler(cfg.Sampler))
 		if c, ok := cfg.Sampler.(interface{ Shutdown(context.Context) error }); ok {
@@ -273,6 +284,22 @@ func (cfg *Config) exporter(ctx context.Context) (sdktrace.SpanExporter, error) 
 	}
 	return otlptracehttp.New(ctx, opts...)
 }
+
+// baggageCopier sets the named baggage members as span attributes when a
+// span starts.
+type baggageCopier []string
+
+func (b baggageCopier) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) {
+	bag := baggage.FromContext(ctx)
+	for _, k := range b {
+		if m := bag.Member(k); m.Key() != "" {
+			s.SetAttributes(attribute.String(k, m.Value()))
+		}
+	}
+}
+func (baggageCopier) OnEnd(sdktrace.ReadOnlySpan)      {}
+func (baggageCopier) ForceFlush(context.Context) error { return nil }
+func (baggageCopier) Shutdown(context.Context) error   { return nil }
 
 // samplerStopper is a no-op span processor whose Shutdown stops a sampler's
 // background work, so that the provider's Shutdown stops it too.
