@@ -2,6 +2,7 @@
 //
 //	ariadne [serve] [flags]   run the all-in-one server (default)
 //	ariadne loadgen [flags]   send realistic OTLP traffic to an endpoint
+//	ariadne demo [flags]      run the server with a traced demo shop
 package main
 
 import (
@@ -32,6 +33,8 @@ func main() {
 		err = serve(args)
 	case "loadgen":
 		err = runLoadgen(args)
+	case "demo":
+		err = runDemo(args)
 	case "help":
 		usage(os.Stdout)
 	default:
@@ -52,6 +55,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   ariadne [serve] [flags]   run the all-in-one server (OTLP in, embedded store, query API)
   ariadne loadgen [flags]   send realistic OTLP traffic at a given rate to any OTLP endpoint
+  ariadne demo [flags]      run the server, a traced demo shop and its users: real traces in one command
   ariadne help              show this help
 
 Run 'ariadne serve -h' or 'ariadne loadgen -h' for the flags of each.
