@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -65,11 +66,48 @@ func ExampleParentRatio() {
 	// Output: ParentBased{root:TraceIDRatioBased{0.1},remoteParentSampled:AlwaysOnSampler,remoteParentNotSampled:AlwaysOffSampler,localParentSampled:AlwaysOnSampler,localParentNotSampled:AlwaysOffSampler}
 }
 
-// At most 100 new traces per second, whatever the traffic.
+// At most 100 new traces per second, whatever the traffic: a burst of
+// 1000 requests gets the bucket's 100 (plus what refills meanwhile).
 func ExampleRateLimited() {
-	cfg := sdk.Config{ServiceName: "search", Sampler: sdk.RateLimited(100)}
-	fmt.Println(cfg.Sampler.Description()[:30])
-	// Output: ParentBased{root:RateLimited{1
+	tp, _, _ := sdk.NewProvider(context.Background(), sdk.Config{
+		Exporter: tracetest.NewInMemoryExporter(),
+		Sampler:  sdk.RateLimited(100),
+	})
+	defer tp.Shutdown(context.Background())
+	sampled := 0
+	for range 1000 {
+		_, span := tp.Tracer("search").Start(context.Background(), "GET /search")
+		if span.SpanContext().IsSampled() {
+			sampled++
+		}
+		span.End()
+	}
+	fmt.Println("about 100 sampled:", sampled >= 100 && sampled <= 105)
+	// Output: about 100 sampled: true
+}
+
+// Interop with services that speak B3 (Zipkin) or Jaeger headers: list the
+// formats in Config.Propagators (or OTEL_PROPAGATORS). Each is injected;
+// any of them is accepted on the way in.
+func ExamplePropagator() {
+	prop, err := sdk.Propagator("tracecontext", "baggage", "b3", "jaeger")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tp, _, _ := sdk.NewProvider(context.Background(), sdk.Config{Exporter: tracetest.NewInMemoryExporter()})
+	defer tp.Shutdown(context.Background())
+	ctx, span := tp.Tracer("edge").Start(context.Background(), "GET /")
+	defer span.End()
+	h := http.Header{}
+	prop.Inject(ctx, propagation.HeaderCarrier(h))
+	for _, k := range []string{"Traceparent", "B3", "Uber-Trace-Id"} {
+		fmt.Println(k, len(h.Get(k)) > 0)
+	}
+	// Output:
+	// Traceparent true
+	// B3 true
+	// Uber-Trace-Id true
 }
 
 // The remote sampler asks the server (ariadne serve on port 5778) for this

@@ -106,3 +106,18 @@ func complete(td ptrace.Traces) bool {
 	}
 	return roots == 1 && len(ids) > 0
 }
+
+// TestDemoEndpoint runs `ariadne demo --endpoint` against a separate
+// `ariadne serve`: no embedded server, the shop's spans arrive there.
+func TestDemoEndpoint(t *testing.T) {
+	srv := startServer(t, "")
+	out, err := exec.Command(ariadneBin, "demo", "--endpoint", srv.grpcAddr, "--duration", "2s", "--rate", "10").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "sending spans to "+srv.grpcAddr)
+	require.NotContains(t, string(out), "traces at", "no embedded server")
+	var services struct {
+		Services []string `json:"services"`
+	}
+	require.Equal(t, 200, srv.getJSON("/api/v1/services", &services))
+	require.Subset(t, services.Services, []string{"frontend", "auth", "stores", "products", "inventory", "pricing"})
+}
