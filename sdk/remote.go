@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,7 +26,9 @@ type RemoteConfig struct {
 	// Jaeger, or an OpenTelemetry Collector with the jaeger_remote_sampling
 	// extension).
 	URL string
-	// ServiceName whose strategy is fetched. Default OTEL_SERVICE_NAME.
+	// ServiceName whose strategy is fetched. Default OTEL_SERVICE_NAME;
+	// failing that, the service name of the provider the sampler is given
+	// to through Config.Sampler. Polling starts once the name is known.
 	ServiceName string
 	// PollInterval between fetches. Default 1 minute.
 	PollInterval time.Duration
@@ -59,6 +62,8 @@ type RemoteSampler struct {
 	once    sync.Once
 	failing atomic.Bool
 	fetched atomic.Int64
+	service atomic.Pointer[string]
+	started atomic.Bool
 }
 
 type rootSampler struct {
@@ -67,7 +72,8 @@ type rootSampler struct {
 }
 
 // Remote starts a RemoteSampler: it fetches once in the background right
-// away, then every PollInterval.
+// away, then every PollInterval (once the service name is known, see
+// RemoteConfig.ServiceName).
 func Remote(cfg RemoteConfig) *RemoteSampler {
 	if cfg.URL == "" {
 		cfg.URL = "http://localhost:5778/sampling"
@@ -93,8 +99,18 @@ func Remote(cfg RemoteConfig) *RemoteSampler {
 	s := &RemoteSampler{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
 	s.root.Store(&rootSampler{Sampler: cfg.Fallback})
 	s.parent = sdktrace.ParentBased(rootFunc{s})
-	go s.poll()
+	s.adopt(cfg.ServiceName)
 	return s
+}
+
+// adopt sets the service name if none is set yet and starts polling.
+func (s *RemoteSampler) adopt(service string) {
+	if service == "" {
+		return
+	}
+	if s.service.CompareAndSwap(nil, &service) && s.started.CompareAndSwap(false, true) {
+		go s.poll()
+	}
 }
 
 func (s *RemoteSampler) poll() {
@@ -113,7 +129,7 @@ func (s *RemoteSampler) poll() {
 		err := s.Update(ctx)
 		cancel()
 		if err != nil && !s.failing.Swap(true) {
-			s.cfg.Logger.Warn("remote sampling: fetch failed; keeping the current strategy", "url", s.cfg.URL, "service", s.cfg.ServiceName, "err", err)
+			s.cfg.Logger.Warn("remote sampling: fetch failed; keeping the current strategy", "url", s.cfg.URL, "service", s.serviceName(), "err", err)
 		} else if err == nil && s.failing.Swap(false) {
 			s.cfg.Logger.Info("remote sampling: fetch works again", "url", s.cfg.URL)
 		}
@@ -133,7 +149,11 @@ func (s *RemoteSampler) Update(ctx context.Context) error {
 		return fmt.Errorf("sampling URL: %w", err)
 	}
 	q := u.Query()
-	q.Set("service", s.cfg.ServiceName)
+	service := s.serviceName()
+	if service == "" {
+		return errors.New("remote sampling: no service name (set RemoteConfig.ServiceName or OTEL_SERVICE_NAME)")
+	}
+	q.Set("service", service)
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -192,9 +212,19 @@ func (s *RemoteSampler) Description() string {
 // Fetches returns how many fetches have succeeded.
 func (s *RemoteSampler) Fetches() int64 { return s.fetched.Load() }
 
+func (s *RemoteSampler) serviceName() string {
+	if p := s.service.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
 // Shutdown stops polling and waits for the poller to exit. Idempotent.
 func (s *RemoteSampler) Shutdown(ctx context.Context) error {
 	s.once.Do(func() { close(s.stop) })
+	if s.started.CompareAndSwap(false, true) {
+		close(s.done) // never polled; nothing can start it any more
+	}
 	select {
 	case <-s.done:
 		return nil

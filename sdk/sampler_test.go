@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -152,3 +153,33 @@ func TestRemoteSamplerFallback(t *testing.T) {
 	require.NoError(t, s.Shutdown(context.Background()))
 	require.NoError(t, s.Shutdown(context.Background()), "idempotent")
 }
+
+// TestRemoteSamplerTakesProviderServiceName gives a Remote sampler without
+// a service name to NewProvider: it polls with the provider's service name,
+// and the provider's Shutdown stops it.
+func TestRemoteSamplerTakesProviderServiceName(t *testing.T) {
+	t.Setenv("OTEL_SERVICE_NAME", "")
+	var body atomic.Pointer[string]
+	doc := `{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":1}}`
+	body.Store(&doc)
+	url, hits := strategyServer(t, &body)
+	s := Remote(RemoteConfig{URL: url, PollInterval: time.Hour, Fallback: Never()})
+	require.ErrorContains(t, s.Update(context.Background()), "no service name")
+	require.Zero(t, hits.Load(), "no request without a service name")
+	tp, _, err := NewProvider(context.Background(), Config{ServiceName: "cart", Sampler: s, Exporter: tracetestExporter()})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return s.Fetches() == 1 }, 5*time.Second, 5*time.Millisecond)
+	_, span := tp.Tracer("t").Start(context.Background(), "op")
+	require.True(t, span.SpanContext().IsSampled())
+	span.End()
+	require.NoError(t, tp.Shutdown(context.Background()))
+	select {
+	case <-s.done:
+	default:
+		t.Fatal("the provider's Shutdown did not stop the poller")
+	}
+	// A sampler that never polled shuts down too.
+	require.NoError(t, Remote(RemoteConfig{URL: url}).Shutdown(context.Background()))
+}
+
+func tracetestExporter() sdktrace.SpanExporter { return tracetest.NewInMemoryExporter() }

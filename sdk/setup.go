@@ -136,6 +136,11 @@ func NewProvider(ctx context.Context, cfg Config) (*sdktrace.TracerProvider, pro
 	if cfg.MaxSpansPerTrace > 0 || cfg.UnendedSpanTimeout > 0 {
 		proc = newGuard(proc, cfg.MaxSpansPerTrace, cfg.UnendedSpanTimeout, cfg.logger())
 	}
+	if rs, ok := cfg.Sampler.(*RemoteSampler); ok {
+		if name, ok := res.Set().Value("service.name"); ok {
+			rs.adopt(name.AsString())
+		}
+	}
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	if len(cfg.BaggageAttributes) > 0 {
 		opts = append(opts, sdktrace.WithSpanProcessor(baggageCopier(cfg.BaggageAttributes)))
