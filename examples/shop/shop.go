@@ -101,62 +101,41 @@ func Start(ctx context.Context, o Options) (*Shop, error) {
 		_ = sh.Shutdown(context.Background())
 		return nil, err
 	}
-	newSvc := func(name string) (*service, error) {
-		s, err := newService(ctx, name, o)
-		if err == nil {
-			sh.services = append(sh.services, s)
-		}
-		return s, err
-	}
-	// Start from the leaves so that callers know their dependencies'
+	started := map[string]*service{}
+	noClose := func(err error) (func(context.Context) error, error) { return nil, err }
+	// From the leaves up, so that callers know their dependencies'
 	// addresses.
-	inv, err := newSvc("inventory")
-	if err != nil {
-		return fail(err)
+	steps := []struct {
+		name  string
+		start func(*service) (func(context.Context) error, error)
+	}{
+		{"inventory", func(s *service) (func(context.Context) error, error) { return noClose(startInventory(s)) }},
+		{"pricing", func(s *service) (func(context.Context) error, error) { return noClose(startPricing(s)) }},
+		{"products", func(s *service) (func(context.Context) error, error) {
+			return startProducts(s, started["inventory"].addr, started["pricing"].url())
+		}},
+		{"stores", startStores},
+		{"auth", func(s *service) (func(context.Context) error, error) { return noClose(startAuth(s)) }},
+		{"frontend", func(s *service) (func(context.Context) error, error) {
+			return noClose(startFrontend(s, started["auth"].url(), started["stores"].url(), started["products"].url()))
+		}},
 	}
-	if err := startInventory(inv); err != nil {
-		return fail(err)
+	for _, step := range steps {
+		s, err := newService(ctx, step.name, o)
+		if err != nil {
+			return fail(err)
+		}
+		sh.services = append(sh.services, s)
+		closer, err := step.start(s)
+		if err != nil {
+			return fail(err)
+		}
+		if closer != nil {
+			sh.closers = append(sh.closers, closer)
+		}
+		started[step.name] = s
 	}
-	pricing, err := newSvc("pricing")
-	if err != nil {
-		return fail(err)
-	}
-	if err := startPricing(pricing); err != nil {
-		return fail(err)
-	}
-	products, err := newSvc("products")
-	if err != nil {
-		return fail(err)
-	}
-	closeProducts, err := startProducts(products, inv.addr, pricing.url())
-	if err != nil {
-		return fail(err)
-	}
-	sh.closers = append(sh.closers, closeProducts)
-	stores, err := newSvc("stores")
-	if err != nil {
-		return fail(err)
-	}
-	closeStores, err := startStores(stores)
-	if err != nil {
-		return fail(err)
-	}
-	sh.closers = append(sh.closers, closeStores)
-	auth, err := newSvc("auth")
-	if err != nil {
-		return fail(err)
-	}
-	if err := startAuth(auth); err != nil {
-		return fail(err)
-	}
-	fe, err := newSvc("frontend")
-	if err != nil {
-		return fail(err)
-	}
-	if err := startFrontend(fe, auth.url(), stores.url(), products.url()); err != nil {
-		return fail(err)
-	}
-	sh.frontend = fe
+	sh.frontend = started["frontend"]
 	return sh, nil
 }
 
