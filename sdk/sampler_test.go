@@ -78,7 +78,7 @@ func TestRateLimiterCeiling(t *testing.T) {
 	// Real clock: a burst of 1000 right away gets the bucket only.
 	k = sampledCount(RateLimited(5), 1000, "op")
 	require.GreaterOrEqual(t, k, 5)
-	require.LessOrEqual(t, k, 6)
+	require.LessOrEqual(t, k, 8, "only the bucket, plus what refills during the loop")
 	require.Equal(t, 0, sampledCount(RateLimited(0), 100, "op"))
 }
 
@@ -115,7 +115,7 @@ func TestRemoteSamplerStrategies(t *testing.T) {
 	doc = `{"strategyType":1,"rateLimitingSampling":{"maxTracesPerSecond":3}}`
 	require.NoError(t, s.Update(context.Background()))
 	k := sampledCount(s, 1000, "op")
-	require.True(t, k >= 3 && k <= 4, "rate limited to 3/s, got %d", k)
+	require.True(t, k >= 3 && k <= 5, "rate limited to 3/s, got %d", k)
 
 	// Per operation: "health" never, "checkout" always, others by default
 	// probability; a lower bound lets some of "health" through anyway only

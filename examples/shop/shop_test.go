@@ -76,7 +76,7 @@ func connected(t *testing.T, spans []model.Span) map[model.SpanID]*model.Span {
 func TestShopTraces(t *testing.T) {
 	srv := servertest.Start(t, nil)
 	faults := shop.DefaultFaults()
-	faults.ErrorRate = map[string]float64{"products": 0.05, "inventory": 0.05}
+	faults.ErrorRate = map[string]float64{"products": 0.1, "inventory": 0.05}
 	faults.Spike = 20 * time.Millisecond
 	faults.OverloadShare = 1 // pricing sheds load all the time
 	faults.SlowDependency = 5 * time.Millisecond
