@@ -13,9 +13,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// maxGuardedTraces bounds the traces the span limit tracks at once; past
-// it, new traces are not limited (and not tracked) until others finish.
-const maxGuardedTraces = 100_000
+// maxGuardedTraces bounds the traces the span limit tracks at once, and
+// maxWatchedSpans the open spans the leak guard watches; past them, new
+// traces and spans are not tracked until others finish.
+const (
+	maxGuardedTraces = 100_000
+	maxWatchedSpans  = 100_000
+)
 
 // guard is a span processor in front of the exporting one. It drops the
 // spans of a trace past the per-trace limit and reports spans left open
@@ -92,7 +96,7 @@ func (g *guard) OnStart(ctx context.Context, s sdktrace.ReadWriteSpan) {
 			}
 		}
 	}
-	if g.timeout > 0 {
+	if g.timeout > 0 && len(g.open) < maxWatchedSpans {
 		g.open[sc.SpanID()] = &openSpan{name: s.Name(), traceID: sc.TraceID(), start: time.Now(), site: site}
 	}
 	g.mu.Unlock()

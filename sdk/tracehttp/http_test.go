@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/codes"
@@ -90,4 +91,39 @@ func TestTransportError(t *testing.T) {
 	s := exp.GetSpans()[0]
 	require.Equal(t, "POST /items/{id}", s.Name)
 	require.Equal(t, codes.Error, s.Status.Code)
+}
+
+// TestHijack checks that a handler behind the middleware can take over the
+// connection, as WebSocket servers do.
+func TestHijack(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	srv := httptest.NewServer(tracehttp.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n")
+		_ = buf.Flush()
+	}), tracehttp.WithTracerProvider(tp)))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "demo")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	// The handler returns (and the span ends) just after the client has
+	// read the answer.
+	require.Eventually(t, func() bool { return len(exp.GetSpans()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	status := ""
+	for _, a := range exp.GetSpans()[0].Attributes {
+		if a.Key == "http.response.status_code" {
+			status = a.Value.Emit()
+		}
+	}
+	require.Equal(t, "101", status)
 }
