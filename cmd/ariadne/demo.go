@@ -25,6 +25,7 @@ func runDemo(args []string) error {
 	httpPort := fs.Int("otlp-http-port", def.Ports.OTLPHTTP, "OTLP/HTTP port of the embedded server")
 	queryPort := fs.Int("query-port", def.Ports.Query, "query API port of the embedded server")
 	samplingPort := fs.Int("sampling-port", def.Ports.Sampling, "remote sampling port of the embedded server")
+	strategies := fs.String("sampling-strategies-file", "", "sampling strategies (Jaeger format) for the embedded server; the shop's services poll them, so edits apply within seconds")
 	rate := fs.Float64("rate", 5, "user sessions started per second (each makes 2-3 requests)")
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until interrupted)")
 	faults := fs.Bool("faults", true, "inject faults: errors, latency spikes, an N+1 query, a retry storm, a slow dependency")
@@ -49,6 +50,7 @@ func runDemo(args []string) error {
 	var srv *server.Server
 	cfg := def
 	target := *endpoint
+	samplingURL := ""
 	if target == "" {
 		cfg.DataDir = *dataDir
 		if cfg.DataDir == "" {
@@ -61,6 +63,7 @@ func runDemo(args []string) error {
 		}
 		cfg.Ports = config.Ports{OTLPGRPC: *grpcPort, OTLPHTTP: *httpPort, Query: *queryPort, Sampling: *samplingPort}
 		cfg.Log.Level = *logLevel
+		cfg.Sampling.StrategiesFile = *strategies
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -74,12 +77,15 @@ func runDemo(args []string) error {
 			return err
 		}
 		target = cfg.Addr(cfg.Ports.OTLPGRPC)
+		samplingURL = "http://" + cfg.Addr(cfg.Ports.Sampling) + "/sampling"
+	} else if *strategies != "" {
+		return fmt.Errorf("demo: --sampling-strategies-file needs the embedded server (drop --endpoint)")
 	}
 	f := shop.DefaultFaults()
 	if !*faults {
 		f = shop.Faults{}
 	}
-	sh, err := shop.Start(ctx, shop.Options{Endpoint: target, Faults: f})
+	sh, err := shop.Start(ctx, shop.Options{Endpoint: target, SamplingURL: samplingURL, Faults: f})
 	if err == nil {
 		fmt.Fprintf(os.Stderr, "ariadne demo: shop frontend at %s (services: %v), sending spans to %s\n", sh.URL(), sh.Services(), target)
 		if srv != nil {

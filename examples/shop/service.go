@@ -47,19 +47,33 @@ type service struct {
 }
 
 func newService(ctx context.Context, name string, o Options) (*service, error) {
+	sampler := sdk.ParentRatio(1)
+	if o.SamplingURL != "" {
+		rs := sdk.Remote(sdk.RemoteConfig{URL: o.SamplingURL, ServiceName: name,
+			PollInterval: 5 * time.Second, Fallback: sdk.ParentRatio(1), Logger: o.Logger})
+		// Fetch now, so that the strategy applies from the first request
+		// (if the server answers; otherwise the fallback does).
+		uctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = rs.Update(uctx)
+		cancel()
+		sampler = rs
+	}
 	tp, prop, err := sdk.NewProvider(ctx, sdk.Config{
 		ServiceName:       name,
 		ServiceVersion:    "1.0.0",
 		Environment:       "demo",
 		Endpoint:          o.Endpoint,
 		Protocol:          "grpc",
-		Sampler:           sdk.ParentRatio(1),
+		Sampler:           sampler,
 		BatchTimeout:      o.BatchTimeout,
 		BaggageAttributes: []string{bagUser, bagTenant},
 		MaxSpansPerTrace:  2000,
 		Logger:            o.Logger.With("service", name),
 	})
 	if err != nil {
+		if rs, ok := sampler.(*sdk.RemoteSampler); ok {
+			_ = rs.Shutdown(ctx)
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	s := &service{
@@ -90,18 +104,29 @@ func (s *service) serveHTTP(mux *http.ServeMux) error {
 	if err := s.listen(); err != nil {
 		return err
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.injectFault(r.Context()); err != nil {
-			_, r.Pattern = mux.Handler(r) // name the span after the route all the same
-			writeError(w, r, http.StatusInternalServerError, err)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	h := &faultHandler{s: s, mux: mux}
 	s.http = &http.Server{Handler: tracehttp.Middleware(h, tracehttp.WithTracerProvider(s.tp), tracehttp.WithPropagator(s.prop)),
 		ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.http.Serve(s.ln) }()
 	return nil
+}
+
+// faultHandler injects the service's faults in front of its mux. It is a
+// tracehttp.Router, so the middleware names spans by route before they
+// start (and remote per-operation sampling sees the route).
+type faultHandler struct {
+	s   *service
+	mux *http.ServeMux
+}
+
+func (h *faultHandler) Handler(r *http.Request) (http.Handler, string) { return h.mux.Handler(r) }
+
+func (h *faultHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.s.injectFault(r.Context()); err != nil {
+		writeError(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
 }
 
 func (s *service) stopServing(ctx context.Context) error {

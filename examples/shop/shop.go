@@ -71,7 +71,12 @@ type Options struct {
 	// Endpoint is the OTLP/gRPC endpoint the services export to
 	// ("host:port", plain-text; or a URL).
 	Endpoint string
-	Faults   Faults
+	// SamplingURL, if set, is a Jaeger remote sampling endpoint
+	// (http://host:5778/sampling) that every service polls for its
+	// strategy (sdk.Remote, falling back to sampling everything).
+	// Empty: every trace is sampled.
+	SamplingURL string
+	Faults      Faults
 	// Logger receives the services' logs (with trace_id and span_id).
 	// Default: discarded.
 	Logger *slog.Logger

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ariadne-tracing/ariadne/examples/shop"
+	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/model"
 	"github.com/ariadne-tracing/ariadne/internal/servertest"
 )
@@ -176,4 +179,32 @@ func TestShopTraces(t *testing.T) {
 			require.Equal(t, "GET /products/{id}", byID[spans[i].ParentID].Name)
 		}
 	}
+}
+
+// TestShopRemoteSampling points the shop's services at the server's remote
+// sampling endpoint with a strategies file that drops the stores listing
+// of the frontend: those traces never arrive, the others do, whole.
+func TestShopRemoteSampling(t *testing.T) {
+	strategies := filepath.Join(t.TempDir(), "strategies.json")
+	require.NoError(t, os.WriteFile(strategies, []byte(`{
+	  "service_strategies": [
+	    {"service": "frontend", "type": "probabilistic", "param": 1,
+	     "operation_strategies": [{"operation": "GET /api/stores", "type": "probabilistic", "param": 0}]}
+	  ]}`), 0o644))
+	srv := servertest.Start(t, func(c *config.Config) { c.Sampling.StrategiesFile = strategies })
+	sh, err := shop.Start(context.Background(), shop.Options{Endpoint: srv.GRPCAddr, SamplingURL: srv.SamplingURL,
+		Faults: shop.Faults{}, BatchTimeout: 100 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	var stats shop.TrafficStats
+	shop.Traffic(ctx, sh.URL(), shop.TrafficOptions{Rate: 20}, &stats)
+	cancel()
+	require.NoError(t, sh.Shutdown(context.Background()))
+	require.Greater(t, stats.Sessions.Load(), int64(10))
+
+	require.Empty(t, search(t, srv, url.Values{"name": {"GET /api/stores"}}), "dropped by the remote strategy")
+	require.Empty(t, search(t, srv, url.Values{"name": {"GET /stores"}}), "the stores service follows the frontend's decision")
+	ids := search(t, srv, url.Values{"service": {"frontend"}, "name": {"GET /api/stores/{id}/products"}})
+	require.NotEmpty(t, ids)
+	connected(t, srv.Trace(t, ids[0]))
 }

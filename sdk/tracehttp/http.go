@@ -59,22 +59,37 @@ func newOptions(opts []Option) options {
 // the trace in the request headers. The span is named "METHOD ROUTE" where
 // ROUTE is the http.ServeMux pattern that matched (Go 1.22 patterns such
 // as "GET /stores/{id}" included); when no pattern matched, it is named
-// after the method alone. Status 5xx marks the span as an error; 4xx does
-// not (the server did its job), as the OpenTelemetry conventions say.
+// after the method alone. When next is a *http.ServeMux (or anything with
+// its Handler method) the route is known before the span starts, so
+// samplers, including per-operation remote strategies, see the final name;
+// otherwise the span is renamed once the handler has run. Status 5xx marks
+// the span as an error; 4xx does not (the server did its job), as the
+// OpenTelemetry conventions say.
 func Middleware(next http.Handler, opts ...Option) http.Handler {
 	o := newOptions(opts)
 	tr := o.tp.Tracer(scope)
+	router, _ := next.(Router)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := o.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span := tr.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(serverAttrs(r)...))
+		name, route := r.Method, ""
+		if router != nil {
+			_, pattern := router.Handler(r)
+			if route = Route(&http.Request{Pattern: pattern}); route != "" {
+				name = r.Method + " " + route
+			}
+		}
+		attrs := serverAttrs(r)
+		if route != "" {
+			attrs = append(attrs, attribute.String("http.route", route))
+		}
+		ctx, span := tr.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 		defer span.End()
 		rw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(ctx)
 		next.ServeHTTP(rw, r)
-		if route := Route(r); route != "" {
-			span.SetName(r.Method + " " + route)
-			span.SetAttributes(attribute.String("http.route", route))
+		if late := Route(r); route == "" && late != "" {
+			span.SetName(r.Method + " " + late)
+			span.SetAttributes(attribute.String("http.route", late))
 		}
 		status := rw.status
 		if status == 0 {
@@ -85,6 +100,13 @@ func Middleware(next http.Handler, opts ...Option) http.Handler {
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
 	})
+}
+
+// Router is implemented by *http.ServeMux: Handler returns the pattern that
+// a request matches without serving it. A handler given to Middleware that
+// implements it gets its spans named before they start.
+type Router interface {
+	Handler(r *http.Request) (h http.Handler, pattern string)
 }
 
 // Route returns the route template of the ServeMux pattern that matched r,

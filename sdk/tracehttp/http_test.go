@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,4 +127,39 @@ func TestHijack(t *testing.T) {
 		}
 	}
 	require.Equal(t, "101", status)
+}
+
+// nameRecorder is a sampler that remembers the span names it was asked
+// about.
+type nameRecorder struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (n *nameRecorder) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.names = append(n.names, p.Name)
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+}
+
+func (n *nameRecorder) Description() string { return "nameRecorder" }
+
+// TestRouteKnownAtSampling checks that with a ServeMux the sampler sees
+// the route template, which per-operation sampling strategies need.
+func TestRouteKnownAtSampling(t *testing.T) {
+	rec := &nameRecorder{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(rec))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stores/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	srv := httptest.NewServer(tracehttp.Middleware(mux, tracehttp.WithTracerProvider(tp)))
+	defer srv.Close()
+	for _, p := range []string{"/stores/1", "/elsewhere"} {
+		resp, err := http.Get(srv.URL + p)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Equal(t, []string{"GET /stores/{id}", "GET"}, rec.names)
 }
