@@ -39,12 +39,15 @@ func startProducts(s *service, inventoryAddr, pricingURL string) (func(context.C
 		db.Close()
 		return nil, err
 	}
-	closeAll := func(context.Context) error { return errors.Join(inv.conn.Close(), db.Close()) }
+	p := &productsSvc{s: s, db: db, inv: inv, pricingURL: pricingURL}
+	closeAll := func(context.Context) error {
+		p.background.Wait() // views still being recorded need the database
+		return errors.Join(inv.conn.Close(), db.Close())
+	}
 	if err := seedProducts(db); err != nil {
 		_ = closeAll(context.Background())
 		return nil, err
 	}
-	p := &productsSvc{s: s, db: db, inv: inv, pricingURL: pricingURL}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stores/{id}/products", p.listForStore)
 	mux.HandleFunc("GET /products/{id}", p.getOne)
@@ -60,6 +63,7 @@ type productsSvc struct {
 	db         *sql.DB
 	inv        *inventoryClient
 	pricingURL string
+	background sync.WaitGroup // sdk.Go work in flight
 }
 
 const productCols = "id, store_id, name, sku"
@@ -203,7 +207,9 @@ func (p *productsSvc) getOne(w http.ResponseWriter, r *http.Request) {
 	// and sdk.Go keeps it in the request's trace even though the request
 	// is over (and its context canceled) by the time it runs.
 	user := baggage.FromContext(ctx).Member(bagUser).Value()
+	p.background.Add(1)
 	sdk.Go(ctx, func(ctx context.Context) {
+		defer p.background.Done()
 		ctx, span := p.s.tr.Start(ctx, "record view")
 		defer span.End()
 		work(ctx, time.Millisecond, 2*time.Millisecond)

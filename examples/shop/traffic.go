@@ -37,8 +37,9 @@ func (s *TrafficStats) String() string {
 // Traffic behaves like users of the shop at baseURL until ctx ends: each
 // session lists the stores of the user's tenant, opens one and lists its
 // products, and often looks at one product. A few sessions use a bad token
-// or ask for another tenant's store. It returns when every session it
-// started has finished.
+// or ask for another tenant's store. When ctx ends it starts no more
+// sessions and returns once the ones in flight have finished (each request
+// has a 10s timeout).
 func Traffic(ctx context.Context, baseURL string, o TrafficOptions, stats *TrafficStats) {
 	if o.Rate <= 0 {
 		o.Rate = 5
@@ -77,7 +78,7 @@ func Traffic(ctx context.Context, baseURL string, o TrafficOptions, stats *Traff
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			session(ctx, client, baseURL, token, stats)
+			session(context.WithoutCancel(ctx), client, baseURL, token, stats)
 		}()
 	}
 }
