@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +31,7 @@ func runDemo(args []string) error {
 	rate := fs.Float64("rate", 5, "user sessions started per second (each makes 2-3 requests)")
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until interrupted)")
 	faults := fs.Bool("faults", true, "inject faults: errors, latency spikes, an N+1 query, a retry storm, a slow dependency")
+	errorRates := fs.String("error-rate", "", "override injected error rates, e.g. products=0.2,pricing=0 (services: auth, stores, products, inventory, pricing, frontend)")
 	logLevel := fs.String("log-level", "warn", "log level of the embedded server: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -38,6 +41,16 @@ func runDemo(args []string) error {
 	}
 	if *rate <= 0 {
 		return fmt.Errorf("demo: --rate: must be greater than zero, got %g", *rate)
+	}
+	if *endpoint != "" && *strategies != "" {
+		return fmt.Errorf("demo: --sampling-strategies-file needs the embedded server (drop --endpoint)")
+	}
+	f := shop.DefaultFaults()
+	if !*faults {
+		f = shop.Faults{}
+	}
+	if err := parseErrorRates(*errorRates, &f); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -78,12 +91,6 @@ func runDemo(args []string) error {
 		}
 		target = cfg.Addr(cfg.Ports.OTLPGRPC)
 		samplingURL = "http://" + cfg.Addr(cfg.Ports.Sampling) + "/sampling"
-	} else if *strategies != "" {
-		return fmt.Errorf("demo: --sampling-strategies-file needs the embedded server (drop --endpoint)")
-	}
-	f := shop.DefaultFaults()
-	if !*faults {
-		f = shop.Faults{}
 	}
 	sh, err := shop.Start(ctx, shop.Options{Endpoint: target, SamplingURL: samplingURL, Faults: f})
 	if err == nil {
@@ -113,4 +120,27 @@ func runDemo(args []string) error {
 		}
 	}
 	return err
+}
+
+// parseErrorRates applies "service=rate,..." over f.ErrorRate.
+func parseErrorRates(s string, f *shop.Faults) error {
+	if s == "" {
+		return nil
+	}
+	if f.ErrorRate == nil {
+		f.ErrorRate = map[string]float64{}
+	}
+	known := map[string]bool{"frontend": true, "auth": true, "stores": true, "products": true, "inventory": true, "pricing": true}
+	for _, kv := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || !known[name] {
+			return fmt.Errorf("demo: --error-rate: %q: expected SERVICE=RATE with a shop service (frontend, auth, stores, products, inventory, pricing)", kv)
+		}
+		rate, err := strconv.ParseFloat(val, 64)
+		if err != nil || rate < 0 || rate > 1 {
+			return fmt.Errorf("demo: --error-rate: %q: the rate must be a number between 0 and 1", kv)
+		}
+		f.ErrorRate[name] = rate
+	}
+	return nil
 }

@@ -121,3 +121,19 @@ func TestDemoEndpoint(t *testing.T) {
 	require.Equal(t, 200, srv.getJSON("/api/v1/services", &services))
 	require.Subset(t, services.Services, []string{"frontend", "auth", "stores", "products", "inventory", "pricing"})
 }
+
+func TestDemoBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--error-rate", "shipping=0.5"}, `--error-rate: "shipping=0.5": expected SERVICE=RATE`},
+		{[]string{"--error-rate", "products=2"}, `--error-rate: "products=2": the rate must be a number between 0 and 1`},
+		{[]string{"--rate", "-1"}, "--rate: must be greater than zero"},
+		{[]string{"--endpoint", "127.0.0.1:1", "--sampling-strategies-file", "x.json"}, "--sampling-strategies-file needs the embedded server"},
+	} {
+		out, err := exec.Command(ariadneBin, append([]string{"demo"}, c.args...)...).CombinedOutput()
+		require.Error(t, err, "%v", c.args)
+		require.Contains(t, string(out), c.want)
+	}
+}
