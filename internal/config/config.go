@@ -29,6 +29,9 @@ type Config struct {
 	Storage    Storage `yaml:"storage"`
 	Query      Query   `yaml:"query"`
 	Log        Log     `yaml:"log"`
+
+	// Sampling configures the Jaeger remote sampling endpoint.
+	Sampling Sampling `yaml:"sampling"`
 }
 
 // Ports are the listening ports.
@@ -36,7 +39,8 @@ type Ports struct {
 	OTLPGRPC int `yaml:"otlp_grpc"`
 	OTLPHTTP int `yaml:"otlp_http"`
 	Query    int `yaml:"query"`
-	Zipkin   int `yaml:"zipkin"` // Zipkin ingest and query API
+	Zipkin   int `yaml:"zipkin"`   // Zipkin ingest and query API
+	Sampling int `yaml:"sampling"` // Jaeger remote sampling (HTTP)
 }
 
 // Ingest holds receiver limits.
@@ -71,6 +75,15 @@ type Query struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
+// Sampling configures the Jaeger remote sampling endpoint.
+type Sampling struct {
+	// StrategiesFile is a strategies file in Jaeger's format; empty
+	// serves DefaultProbability to every service.
+	StrategiesFile     string   `yaml:"strategies_file"`
+	ReloadInterval     Duration `yaml:"reload_interval"`
+	DefaultProbability float64  `yaml:"default_probability"`
+}
+
 // Log configures the server's own logs.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -82,7 +95,7 @@ func Default() Config {
 	return Config{
 		DataDir:    "./ariadne-data",
 		ListenHost: "127.0.0.1",
-		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686, Zipkin: 9411},
+		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686, Zipkin: 9411, Sampling: 5778},
 		Ingest: Ingest{
 			MaxRequestBytes:       16 << 20,
 			MaxAttributesPerSpan:  128,
@@ -104,6 +117,8 @@ func Default() Config {
 		},
 		Query: Query{Timeout: Duration(30 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},
+
+		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1},
 	}
 }
 
@@ -138,7 +153,8 @@ func (c *Config) Validate() error {
 	if net.ParseIP(c.ListenHost) == nil && c.ListenHost != "localhost" {
 		return fmt.Errorf("listen_host: %q is not an IP address (use 127.0.0.1, or 0.0.0.0 for all interfaces)", c.ListenHost)
 	}
-	for name, p := range map[string]int{"ports.otlp_grpc": c.Ports.OTLPGRPC, "ports.otlp_http": c.Ports.OTLPHTTP, "ports.query": c.Ports.Query, "ports.zipkin": c.Ports.Zipkin} {
+	for name, p := range map[string]int{"ports.otlp_grpc": c.Ports.OTLPGRPC, "ports.otlp_http": c.Ports.OTLPHTTP, "ports.query": c.Ports.Query,
+		"ports.zipkin": c.Ports.Zipkin, "ports.sampling": c.Ports.Sampling} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("%s: %d is not a port", name, p)
 		}
@@ -176,6 +192,12 @@ func (c *Config) Validate() error {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative", name)
 		}
+	}
+	if p := c.Sampling.DefaultProbability; !(p >= 0 && p <= 1) {
+		return fmt.Errorf("sampling.default_probability: must be between 0 and 1, got %g", p)
+	}
+	if c.Sampling.ReloadInterval < 0 {
+		return errors.New("sampling.reload_interval: must not be negative (0 turns reloading off)")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

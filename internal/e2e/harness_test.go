@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -84,6 +85,9 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	s.queryURL = fmt.Sprintf("http://127.0.0.1:%d", qp)
 	all := append([]string{"serve", "--data-dir", dataDir,
 		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp), "--zipkin-port", strconv.Itoa(zp)}, args...)
+	if !hasFlag(args, "--sampling-port") {
+		all = append(all, "--sampling-port", strconv.Itoa(freePort(t)))
+	}
 	s.cmd = exec.Command(ariadneBin, all...)
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
@@ -114,6 +118,15 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // kill sends SIGKILL and waits for the process to exit.

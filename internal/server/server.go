@@ -43,6 +43,8 @@ type Server struct {
 	ln      net.Listener
 	ready   atomic.Bool
 	started atomic.Bool
+
+	sampling *samplingEndpoint
 }
 
 // New validates cfg, opens the store and builds the components.
@@ -96,9 +98,14 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	zsrv := zipkin.New(cfg.Addr(cfg.Ports.Zipkin), db, zrecv, native.Wrap, zlog)
 	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
 	s.zipkin = zsrv
+	if s.sampling, err = newSamplingEndpoint(cfg, log); err != nil {
+		_ = db.Shutdown(context.Background())
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	native.Register(mux)
 	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
+	mux.Handle("GET /api/sampling", s.sampling.provider)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -138,6 +145,12 @@ func (s *Server) Start(ctx context.Context) error {
 		_ = s.recv.Shutdown(ctx)
 		return err
 	}
+	if err := s.sampling.Start(ctx); err != nil {
+		ln.Close()
+		_ = s.recv.Shutdown(ctx)
+		_ = s.zipkin.Shutdown(ctx)
+		return err
+	}
 	s.started.Store(true)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -147,7 +160,8 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ready.Store(true)
 	s.log.Info("ariadne ready",
 		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
-		"query", ln.Addr().String(), "zipkin", s.zipkin.Addr().String(), "data_dir", s.cfg.DataDir)
+		"query", ln.Addr().String(), "zipkin", s.zipkin.Addr().String(), "sampling", s.sampling.addr(),
+		"data_dir", s.cfg.DataDir)
 	return nil
 }
 
@@ -161,6 +175,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if err := s.zipkin.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("zipkin: %w", err))
+	}
+	if err := s.sampling.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("sampling: %w", err))
 	}
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {
