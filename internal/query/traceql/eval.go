@@ -1,0 +1,713 @@
+package traceql
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/ariadne-tracing/ariadne/internal/model"
+)
+
+// Spanset is a set of spans of one trace produced by a query, with the
+// values of the attributes named in select() and by().
+type Spanset struct {
+	Spans []int // indices into the trace's spans, ascending
+	// Attrs are the by() values and the aggregate values that filtered the
+	// spanset (e.g. "count()"), in the order they were computed.
+	Attrs []NamedValue
+}
+
+// NamedValue is a labelled value attached to a spanset.
+type NamedValue struct {
+	Name  string
+	Value Value
+}
+
+// sexpr is a compiled spanset expression or pipeline stage.
+type sexpr interface {
+	eval(t *trace, in []Spanset) []Spanset
+}
+
+type (
+	pipeline  struct{ stages []sexpr }
+	filter    struct{ expr FieldExpr }
+	spansetOp struct {
+		op   string
+		l, r sexpr
+	}
+	scalarFilter struct {
+		fn   string
+		expr FieldExpr // nil for count
+		op   string
+		val  Value
+	}
+	groupBy    struct{ expr FieldExpr }
+	selectOp   struct{ attrs []*Attribute }
+	coalesceOp struct{}
+)
+
+// trace is one trace prepared for evaluation.
+type trace struct {
+	spans    []model.Span
+	parent   []int // index of the parent span, -1 if none or missing
+	children [][]int
+	nested   [][3]int64 // nestedSetLeft, Right, Parent; computed on demand
+	root     int
+	start    int64
+	end      int64
+	selected []*Attribute
+}
+
+func newTrace(spans []model.Span) *trace {
+	t := &trace{spans: spans, parent: make([]int, len(spans)), children: make([][]int, len(spans)), root: -1}
+	byID := make(map[model.SpanID]int, len(spans))
+	for i := range spans {
+		byID[spans[i].SpanID] = i
+	}
+	t.start, t.end = math.MaxInt64, math.MinInt64
+	earliest := 0
+	for i := range spans {
+		s := &spans[i]
+		t.parent[i] = -1
+		if !s.ParentID.IsZero() {
+			if p, ok := byID[s.ParentID]; ok && p != i {
+				t.parent[i] = p
+				t.children[p] = append(t.children[p], i)
+			}
+		} else if t.root < 0 || s.Start < spans[t.root].Start {
+			t.root = i
+		}
+		if s.Start < spans[earliest].Start {
+			earliest = i
+		}
+		t.start, t.end = min(t.start, s.Start), max(t.end, s.End)
+	}
+	if t.root < 0 && len(spans) > 0 {
+		t.root = earliest
+	}
+	return t
+}
+
+// Eval evaluates a search query on the spans of one trace and returns the
+// resulting spansets; the trace matches when at least one is returned.
+// It also returns the attributes named in select().
+func (q *Query) Eval(spans []model.Span) ([]Spanset, []*Attribute) {
+	if q.search == nil || len(spans) == 0 {
+		return nil, nil
+	}
+	t := newTrace(spans)
+	all := make([]int, len(spans))
+	for i := range all {
+		all[i] = i
+	}
+	out := q.search.eval(t, []Spanset{{Spans: all}})
+	return out, t.selected
+}
+
+// Matches reports whether the trace matches the search query.
+func (q *Query) Matches(spans []model.Span) bool {
+	out, _ := q.Eval(spans)
+	return len(out) > 0
+}
+
+func (p *pipeline) eval(t *trace, in []Spanset) []Spanset {
+	for _, s := range p.stages {
+		in = s.eval(t, in)
+		if len(in) == 0 {
+			return nil
+		}
+	}
+	return in
+}
+
+func (f *filter) eval(t *trace, in []Spanset) []Spanset {
+	var out []Spanset
+	for _, ss := range in {
+		var keep []int
+		for _, i := range ss.Spans {
+			if truthy(evalField(f.expr, t, i)) {
+				keep = append(keep, i)
+			}
+		}
+		if len(keep) > 0 {
+			out = append(out, Spanset{Spans: keep, Attrs: ss.Attrs})
+		}
+	}
+	return out
+}
+
+func truthy(v Value) bool { return v.T == TypeBool && v.B }
+
+func (g *groupBy) eval(t *trace, in []Spanset) []Spanset {
+	var out []Spanset
+	name := "by(" + g.expr.String() + ")"
+	for _, ss := range in {
+		var keys []Value
+		groups := map[Value][]int{}
+		for _, i := range ss.Spans {
+			v := evalField(g.expr, t, i)
+			if _, ok := groups[v]; !ok {
+				keys = append(keys, v)
+			}
+			groups[v] = append(groups[v], i)
+		}
+		for _, k := range keys {
+			attrs := append(slices.Clip(ss.Attrs), NamedValue{name, k})
+			out = append(out, Spanset{Spans: groups[k], Attrs: attrs})
+		}
+	}
+	return out
+}
+
+func (coalesceOp) eval(t *trace, in []Spanset) []Spanset {
+	var all []int
+	for _, ss := range in {
+		all = append(all, ss.Spans...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return []Spanset{{Spans: sortedUnique(all)}}
+}
+
+func (s *selectOp) eval(t *trace, in []Spanset) []Spanset {
+	for _, a := range s.attrs {
+		if !slices.ContainsFunc(t.selected, func(b *Attribute) bool { return b.String() == a.String() }) {
+			t.selected = append(t.selected, a)
+		}
+	}
+	return in
+}
+
+func (f *scalarFilter) eval(t *trace, in []Spanset) []Spanset {
+	var out []Spanset
+	for _, ss := range in {
+		v, ok := aggregate(f.fn, f.expr, t, ss.Spans)
+		if !ok || !compare(f.op, v, f.val) {
+			continue
+		}
+		name := f.fn + "()"
+		if f.expr != nil {
+			name = f.fn + "(" + f.expr.String() + ")"
+		}
+		out = append(out, Spanset{Spans: ss.Spans, Attrs: append(slices.Clip(ss.Attrs), NamedValue{name, v})})
+	}
+	return out
+}
+
+// aggregate computes count/avg/min/max/sum over spans. Spans where expr is
+// not a number are skipped; ok is false when none is left (except count).
+func aggregate(fn string, expr FieldExpr, t *trace, spans []int) (Value, bool) {
+	if fn == "count" {
+		return Value{T: TypeInt, I: int64(len(spans))}, true
+	}
+	var sum, lo, hi float64
+	n := 0
+	typ := TypeFloat
+	for _, i := range spans {
+		v := evalField(expr, t, i)
+		if !v.T.numeric() {
+			continue
+		}
+		if v.T == TypeDuration {
+			typ = TypeDuration
+		}
+		f := v.num()
+		if n == 0 {
+			lo, hi = f, f
+		}
+		sum, lo, hi = sum+f, min(lo, f), max(hi, f)
+		n++
+	}
+	if n == 0 {
+		return Value{}, false
+	}
+	var r float64
+	switch fn {
+	case "avg":
+		r = sum / float64(n)
+	case "min":
+		r = lo
+	case "max":
+		r = hi
+	case "sum":
+		r = sum
+	}
+	if typ == TypeDuration {
+		return Value{T: TypeDuration, I: int64(r)}, true
+	}
+	return Value{T: TypeFloat, F: r}, true
+}
+
+func (o *spansetOp) eval(t *trace, in []Spanset) []Spanset {
+	var out []Spanset
+	for _, ss := range in {
+		l := flatten(o.l.eval(t, []Spanset{ss}))
+		var r []int
+		if o.op != "&&" || len(l) > 0 { // && needs both sides
+			r = flatten(o.r.eval(t, []Spanset{ss}))
+		}
+		if res := t.combine(o.op, l, r); len(res) > 0 {
+			out = append(out, Spanset{Spans: res, Attrs: ss.Attrs})
+		}
+	}
+	return out
+}
+
+func flatten(ss []Spanset) []int {
+	if len(ss) == 1 {
+		return ss[0].Spans
+	}
+	var all []int
+	for _, s := range ss {
+		all = append(all, s.Spans...)
+	}
+	return sortedUnique(all)
+}
+
+func sortedUnique(s []int) []int {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// combine applies a spanset operator to the spans matched by each side.
+func (t *trace) combine(op string, l, r []int) []int {
+	switch op {
+	case "&&":
+		if len(l) == 0 || len(r) == 0 {
+			return nil
+		}
+		return sortedUnique(append(slices.Clone(l), r...))
+	case "||":
+		return sortedUnique(append(slices.Clone(l), r...))
+	}
+	neg, union := op[0] == '!', op[0] == '&'
+	rel := strings.TrimLeft(op, "!&")
+	if len(r) == 0 || len(l) == 0 && !neg {
+		return nil
+	}
+	inL := make(map[int]bool, len(l))
+	for _, i := range l {
+		inL[i] = true
+	}
+	var out []int
+	related := map[int]bool{} // the left spans that took part, for union forms
+	for _, b := range r {
+		ok := false
+		switch rel {
+		case ">": // b is a child of an l span
+			if p := t.parent[b]; p >= 0 && inL[p] {
+				ok = true
+				related[p] = true
+			}
+		case "<": // b is the parent of an l span
+			for _, c := range t.children[b] {
+				if inL[c] {
+					ok = true
+					related[c] = true
+				}
+			}
+		case ">>": // b is a descendant of an l span
+			for p, n := t.parent[b], 0; p >= 0 && n <= len(t.spans); p, n = t.parent[p], n+1 {
+				if inL[p] {
+					ok = true
+					related[p] = true
+					if !union {
+						break
+					}
+				}
+			}
+		case "<<": // b is an ancestor of an l span
+			ok = t.hasDescendantIn(b, inL, related, union)
+		case "~": // b has a sibling in l
+			if p := t.parent[b]; p >= 0 {
+				for _, s := range t.children[p] {
+					if s != b && inL[s] {
+						ok = true
+						related[s] = true
+					}
+				}
+			}
+		}
+		if ok != neg {
+			out = append(out, b)
+		}
+	}
+	if union && len(out) > 0 {
+		for i := range related {
+			out = append(out, i)
+		}
+		return sortedUnique(out)
+	}
+	return out
+}
+
+func (t *trace) hasDescendantIn(b int, inL, related map[int]bool, all bool) bool {
+	found := false
+	stack := slices.Clone(t.children[b])
+	for steps := 0; len(stack) > 0 && steps <= len(t.spans); steps++ {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if inL[c] {
+			found = true
+			related[c] = true
+			if !all {
+				return true
+			}
+		}
+		stack = append(stack, t.children[c]...)
+	}
+	return found
+}
+
+// ---- field expressions ----
+
+func evalField(e FieldExpr, t *trace, i int) Value {
+	switch e := e.(type) {
+	case *Static:
+		return e.Val
+	case *Attribute:
+		vs := t.lookup(e, i, false)
+		if len(vs) == 0 {
+			return Value{T: TypeNil}
+		}
+		return vs[0]
+	case *Unary:
+		switch e.Op {
+		case "exists", "notexists":
+			var ok bool
+			if a, isAttr := e.X.(*Attribute); isAttr {
+				ok = len(t.lookup(a, i, true)) > 0
+			} else {
+				ok = evalField(e.X, t, i).T != TypeNil
+			}
+			return Value{T: TypeBool, B: ok == (e.Op == "exists")}
+		case "!":
+			v := evalField(e.X, t, i)
+			if v.T != TypeBool {
+				return Value{T: TypeNil}
+			}
+			return Value{T: TypeBool, B: !v.B}
+		case "-":
+			v := evalField(e.X, t, i)
+			if !v.T.numeric() {
+				return Value{T: TypeNil}
+			}
+			return negate(v)
+		}
+	case *Binary:
+		switch e.Op {
+		case "&&":
+			return Value{T: TypeBool, B: truthy(evalField(e.L, t, i)) && truthy(evalField(e.R, t, i))}
+		case "||":
+			return Value{T: TypeBool, B: truthy(evalField(e.L, t, i)) || truthy(evalField(e.R, t, i))}
+		case "+", "-", "*", "/", "%", "^":
+			return arith(e.Op, evalField(e.L, t, i), evalField(e.R, t, i))
+		}
+		// comparison: attributes of events and links have several values;
+		// the comparison holds if it holds for any of them.
+		ls := t.values(e.L, i)
+		rs := t.values(e.R, i)
+		for _, l := range ls {
+			for _, r := range rs {
+				if e.re != nil {
+					if l.T == TypeString && e.re.MatchString(l.S) == (e.Op == "=~") {
+						return Value{T: TypeBool, B: true}
+					}
+					continue
+				}
+				if compare(e.Op, l, r) {
+					return Value{T: TypeBool, B: true}
+				}
+			}
+		}
+		return Value{T: TypeBool}
+	}
+	return Value{T: TypeNil}
+}
+
+// values returns every value of e for span i (several for event and link
+// attributes).
+func (t *trace) values(e FieldExpr, i int) []Value {
+	if a, ok := e.(*Attribute); ok {
+		return t.lookup(a, i, false)
+	}
+	return []Value{evalField(e, t, i)}
+}
+
+// compare applies a comparison operator; values of different types (and
+// missing values) never compare.
+func compare(op string, l, r Value) bool {
+	var c int
+	switch {
+	case l.T.numeric() && r.T.numeric():
+		if l.T != TypeFloat && r.T != TypeFloat {
+			c = cmp.Compare(l.I, r.I)
+		} else {
+			c = cmp.Compare(l.num(), r.num())
+		}
+	case l.T != r.T || l.T == TypeNil:
+		return false
+	case l.T == TypeString:
+		c = strings.Compare(l.S, r.S)
+	case l.T == TypeBool, l.T == TypeStatus, l.T == TypeKind:
+		eq := l == r
+		switch op {
+		case "=":
+			return eq
+		case "!=":
+			return !eq
+		}
+		return false
+	default:
+		return false
+	}
+	switch op {
+	case "=":
+		return c == 0
+	case "!=":
+		return c != 0
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	case ">=":
+		return c >= 0
+	}
+	return false
+}
+
+// arith applies an arithmetic operator to two numbers. Integers stay
+// integers (division truncates), a float operand makes a float, a duration
+// operand (without floats) a duration. The result is nil for non-numbers
+// and division by zero.
+func arith(op string, l, r Value) Value {
+	if !l.T.numeric() || !r.T.numeric() {
+		return Value{T: TypeNil}
+	}
+	if op == "^" {
+		f := math.Pow(l.num(), r.num())
+		if l.T != TypeFloat && r.T != TypeFloat && f == math.Trunc(f) && math.Abs(f) < 1<<62 {
+			return Value{T: resultType(l, r), I: int64(f)}
+		}
+		return Value{T: TypeFloat, F: f}
+	}
+	if l.T == TypeFloat || r.T == TypeFloat {
+		f, ok := arith2(op, l.num(), r.num(), math.Mod)
+		if !ok {
+			return Value{T: TypeNil}
+		}
+		return Value{T: TypeFloat, F: f}
+	}
+	v, ok := arith2(op, l.I, r.I, func(a, b int64) int64 { return a % b })
+	if !ok {
+		return Value{T: TypeNil}
+	}
+	return Value{T: resultType(l, r), I: v}
+}
+
+// arith2 applies + - * / % to two numbers of one type; ok is false for a
+// division by zero.
+func arith2[T int64 | float64](op string, a, b T, mod func(a, b T) T) (T, bool) {
+	switch op {
+	case "+":
+		return a + b, true
+	case "-":
+		return a - b, true
+	case "*":
+		return a * b, true
+	case "/":
+		if b == 0 {
+			return 0, false
+		}
+		return a / b, true
+	case "%":
+		if b == 0 {
+			return 0, false
+		}
+		return mod(a, b), true
+	}
+	return 0, false
+}
+
+func resultType(l, r Value) Type {
+	if l.T == TypeDuration || r.T == TypeDuration {
+		return TypeDuration
+	}
+	return TypeInt
+}
+
+func attrValue(a *model.Attr) Value {
+	switch a.Type {
+	case model.TypeStr, model.TypeBytes, model.TypeArray, model.TypeMap:
+		return Value{T: TypeString, S: a.Str}
+	case model.TypeBool:
+		return Value{T: TypeBool, B: a.Num != 0}
+	case model.TypeInt:
+		return Value{T: TypeInt, I: int64(a.Num)}
+	case model.TypeDouble:
+		return Value{T: TypeFloat, F: math.Float64frombits(a.Num)}
+	}
+	return Value{T: TypeNil}
+}
+
+func findAttr(attrs []model.Attr, key string, out []Value) []Value {
+	for i := range attrs {
+		if attrs[i].Key == key {
+			return append(out, attrValue(&attrs[i]))
+		}
+	}
+	return out
+}
+
+// lookup returns the values of an attribute or intrinsic for span i. With
+// first set it stops at the first value.
+func (t *trace) lookup(a *Attribute, i int, first bool) []Value {
+	s := &t.spans[i]
+	if a.Intrinsic != INone {
+		return t.intrinsic(a.Intrinsic, i)
+	}
+	var out []Value
+	switch a.Scope {
+	case ScopeNone:
+		out = findAttr(s.Attrs, a.Name, nil)
+		if len(out) == 0 && s.Resource != nil {
+			out = findAttr(s.Resource.Attrs, a.Name, nil)
+		}
+	case ScopeSpan:
+		out = findAttr(s.Attrs, a.Name, nil)
+	case ScopeResource:
+		if s.Resource != nil {
+			out = findAttr(s.Resource.Attrs, a.Name, nil)
+		}
+	case ScopeInstrumentation:
+		if s.Scope != nil {
+			out = findAttr(s.Scope.Attrs, a.Name, nil)
+		}
+	case ScopeEvent:
+		for j := range s.Events {
+			if out = findAttr(s.Events[j].Attrs, a.Name, out); first && len(out) > 0 {
+				break
+			}
+		}
+	case ScopeLink:
+		for j := range s.Links {
+			if out = findAttr(s.Links[j].Attrs, a.Name, out); first && len(out) > 0 {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func str(s string) []Value { return []Value{{T: TypeString, S: s}} }
+
+func (t *trace) intrinsic(in Intrinsic, i int) []Value {
+	s := &t.spans[i]
+	switch in {
+	case IDuration:
+		return []Value{{T: TypeDuration, I: s.Duration()}}
+	case IName:
+		return str(s.Name)
+	case IStatus:
+		return []Value{{T: TypeStatus, I: int64(s.StatusCode)}}
+	case IStatusMessage:
+		return str(s.StatusMessage)
+	case IKind:
+		return []Value{{T: TypeKind, I: int64(s.Kind)}}
+	case IChildCount:
+		return []Value{{T: TypeInt, I: int64(len(t.children[i]))}}
+	case ISpanID:
+		return str(s.SpanID.String())
+	case IParentID:
+		if s.ParentID.IsZero() {
+			return nil
+		}
+		return str(s.ParentID.String())
+	case ITraceID:
+		return str(s.TraceID.String())
+	case ITraceDuration:
+		return []Value{{T: TypeDuration, I: t.end - t.start}}
+	case IRootName:
+		return str(t.spans[t.root].Name)
+	case IRootService:
+		return str(t.spans[t.root].Service())
+	case INestedSetLeft, INestedSetRight, INestedSetParent:
+		t.computeNested()
+		return []Value{{T: TypeInt, I: t.nested[i][in-INestedSetLeft]}}
+	case IEventName, IEventTimeSinceStart:
+		out := make([]Value, 0, len(s.Events))
+		for _, e := range s.Events {
+			if in == IEventName {
+				out = append(out, Value{T: TypeString, S: e.Name})
+			} else {
+				out = append(out, Value{T: TypeDuration, I: e.Time - s.Start})
+			}
+		}
+		return out
+	case ILinkTraceID, ILinkSpanID:
+		out := make([]Value, 0, len(s.Links))
+		for _, l := range s.Links {
+			if in == ILinkTraceID {
+				out = append(out, Value{T: TypeString, S: l.TraceID.String()})
+			} else {
+				out = append(out, Value{T: TypeString, S: l.SpanID.String()})
+			}
+		}
+		return out
+	case IInstrumentationName:
+		if s.Scope == nil {
+			return nil
+		}
+		return str(s.Scope.Name)
+	case IInstrumentationVersion:
+		if s.Scope == nil {
+			return nil
+		}
+		return str(s.Scope.Version)
+	}
+	return nil
+}
+
+// computeNested numbers the spans in a depth-first walk from the roots
+// (children in start order): left on entry, right on exit, starting at 1;
+// nestedSetParent is the parent's left number, -1 for roots.
+func (t *trace) computeNested() {
+	if t.nested != nil {
+		return
+	}
+	t.nested = make([][3]int64, len(t.spans))
+	byStart := func(a, b int) int { return cmp.Compare(t.spans[a].Start, t.spans[b].Start) }
+	var roots []int
+	for i := range t.spans {
+		slices.SortFunc(t.children[i], byStart)
+		if t.parent[i] < 0 {
+			roots = append(roots, i)
+		}
+	}
+	slices.SortFunc(roots, byStart)
+	n := int64(1)
+	type frame struct{ span, next int }
+	for _, r := range roots {
+		t.nested[r] = [3]int64{n, 0, -1}
+		n++
+		stack := []frame{{r, 0}}
+		for len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			if f.next < len(t.children[f.span]) {
+				c := t.children[f.span][f.next]
+				f.next++
+				t.nested[c] = [3]int64{n, 0, t.nested[f.span][0]}
+				n++
+				stack = append(stack, frame{c, 0})
+				continue
+			}
+			t.nested[f.span][1] = n
+			n++
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
