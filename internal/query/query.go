@@ -102,6 +102,9 @@ type Query struct {
 	// Start/End bound span start times (inclusive; zero = unbounded).
 	Start, End time.Time
 	Limit      int
+	// TraceMatch, if set, is a further trace-level predicate on the whole
+	// trace (the TraceQL evaluator uses it); MatchTrace applies it last.
+	TraceMatch func(spans []model.Span) bool
 }
 
 // DefaultLimit and MaxLimit bound the number of traces a search returns.
@@ -224,7 +227,7 @@ func (q *Query) MatchTrace(spans []model.Span) bool {
 			return false
 		}
 	}
-	return true
+	return q.TraceMatch == nil || q.TraceMatch(spans)
 }
 
 // Bounds returns the first start and last end of spans.

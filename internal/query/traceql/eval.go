@@ -542,8 +542,11 @@ func resultType(l, r Value) Type {
 
 func attrValue(a *model.Attr) Value {
 	switch a.Type {
-	case model.TypeStr, model.TypeBytes, model.TypeArray, model.TypeMap:
+	case model.TypeStr:
 		return Value{T: TypeString, S: a.Str}
+	case model.TypeBytes, model.TypeArray, model.TypeMap:
+		// base64 and JSON, as the native search compares them
+		return Value{T: TypeString, S: a.String()}
 	case model.TypeBool:
 		return Value{T: TypeBool, B: a.Num != 0}
 	case model.TypeInt:
