@@ -69,6 +69,7 @@ func serve(args []string) error {
 	grpcPort := fs.Int("otlp-grpc-port", def.Ports.OTLPGRPC, "OTLP/gRPC port")
 	httpPort := fs.Int("otlp-http-port", def.Ports.OTLPHTTP, "OTLP/HTTP port")
 	queryPort := fs.Int("query-port", def.Ports.Query, "query API and UI port")
+	tempoPort := fs.Int("tempo-port", def.Ports.Tempo, "Tempo-compatible query API port (Grafana's Tempo data source)")
 	walSync := fs.String("wal-sync", def.Storage.WALSync, "WAL fsync policy: always (acknowledge after fsync), interval, never")
 	retention := def.Storage.Retention
 	fs.Var(&retention, "retention", "drop data older than this (e.g. 7d, 36h); 0 keeps data forever")
@@ -103,6 +104,8 @@ func serve(args []string) error {
 			cfg.Ports.OTLPHTTP = *httpPort
 		case "query-port":
 			cfg.Ports.Query = *queryPort
+		case "tempo-port":
+			cfg.Ports.Tempo = *tempoPort
 		case "wal-sync":
 			cfg.Storage.WALSync = *walSync
 		case "retention":

@@ -36,6 +36,7 @@ type Ports struct {
 	OTLPGRPC int `yaml:"otlp_grpc"`
 	OTLPHTTP int `yaml:"otlp_http"`
 	Query    int `yaml:"query"`
+	Tempo    int `yaml:"tempo"` // Tempo-compatible HTTP API (Grafana's Tempo data source)
 }
 
 // Ingest holds receiver limits.
@@ -81,7 +82,7 @@ func Default() Config {
 	return Config{
 		DataDir:    "./ariadne-data",
 		ListenHost: "127.0.0.1",
-		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686},
+		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686, Tempo: 3200},
 		Ingest: Ingest{
 			MaxRequestBytes:       16 << 20,
 			MaxAttributesPerSpan:  128,
@@ -137,7 +138,7 @@ func (c *Config) Validate() error {
 	if net.ParseIP(c.ListenHost) == nil && c.ListenHost != "localhost" {
 		return fmt.Errorf("listen_host: %q is not an IP address (use 127.0.0.1, or 0.0.0.0 for all interfaces)", c.ListenHost)
 	}
-	for name, p := range map[string]int{"ports.otlp_grpc": c.Ports.OTLPGRPC, "ports.otlp_http": c.Ports.OTLPHTTP, "ports.query": c.Ports.Query} {
+	for name, p := range map[string]int{"ports.otlp_grpc": c.Ports.OTLPGRPC, "ports.otlp_http": c.Ports.OTLPHTTP, "ports.query": c.Ports.Query, "ports.tempo": c.Ports.Tempo} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("%s: %d is not a port", name, p)
 		}

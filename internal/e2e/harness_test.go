@@ -55,6 +55,7 @@ type server struct {
 	grpcAddr string
 	httpAddr string
 	queryURL string
+	tempoURL string
 	log      *bytes.Buffer
 	exited   chan struct{}
 	args     []string
@@ -80,8 +81,11 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
 	s.httpAddr = fmt.Sprintf("127.0.0.1:%d", hp)
 	s.queryURL = fmt.Sprintf("http://127.0.0.1:%d", qp)
+	tp := freePort(t)
+	s.tempoURL = fmt.Sprintf("http://127.0.0.1:%d", tp)
 	all := append([]string{"serve", "--data-dir", dataDir,
-		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp)}, args...)
+		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp),
+		"--tempo-port", strconv.Itoa(tp)}, args...)
 	s.cmd = exec.Command(ariadneBin, all...)
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log

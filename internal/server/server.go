@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ariadne-tracing/ariadne/internal/api"
+	"github.com/ariadne-tracing/ariadne/internal/api/tempo"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
 	"github.com/ariadne-tracing/ariadne/internal/ingest/otlp"
@@ -39,6 +40,8 @@ type Server struct {
 	ln      net.Listener
 	ready   atomic.Bool
 	started atomic.Bool
+	tempo   *http.Server // Tempo-compatible API
+	tempoLn net.Listener
 }
 
 // New validates cfg, opens the store and builds the components.
@@ -102,6 +105,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	tempoMux := http.NewServeMux()
+	tempo.New(db, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load).Register(tempoMux)
+	s.tempo = &http.Server{Handler: tempoMux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
 
@@ -119,8 +125,13 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("query API listen: %w", err)
 	}
 	s.ln = ln
+	if s.tempoLn, err = net.Listen("tcp", s.cfg.Addr(s.cfg.Ports.Tempo)); err != nil {
+		ln.Close()
+		return fmt.Errorf("tempo API listen: %w", err)
+	}
 	if err := s.recv.Start(ctx); err != nil {
 		ln.Close()
+		s.tempoLn.Close()
 		return err
 	}
 	s.started.Store(true)
@@ -129,8 +140,13 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("query API stopped", "err", err)
 		}
 	}()
+	go func() {
+		if err := s.tempo.Serve(s.tempoLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("tempo API stopped", "err", err)
+		}
+	}()
 	s.ready.Store(true)
-	s.log.Info("ariadne ready",
+	s.log.Info("ariadne ready", "tempo", s.tempoLn.Addr().String(),
 		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
 		"query", ln.Addr().String(), "data_dir", s.cfg.DataDir)
 	return nil
@@ -147,6 +163,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("query API: %w", err))
+		}
+		if err := s.tempo.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tempo API: %w", err))
 		}
 	}
 	if err := s.db.Shutdown(ctx); err != nil {

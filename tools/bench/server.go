@@ -96,7 +96,7 @@ func startServer(ctx context.Context, bin, dataDir, logPath string, extra ...str
 	}
 	args := append([]string{"serve", "--data-dir", dataDir,
 		"--otlp-grpc-port", strconv.Itoa(ports[0]), "--otlp-http-port", strconv.Itoa(ports[1]),
-		"--query-port", strconv.Itoa(ports[2])}, extra...)
+		"--query-port", strconv.Itoa(ports[2]), "--tempo-port", "0"}, extra...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

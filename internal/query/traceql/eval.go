@@ -93,6 +93,14 @@ func newTrace(spans []model.Span) *trace {
 // resulting spansets; the trace matches when at least one is returned.
 // It also returns the attributes named in select().
 func (q *Query) Eval(spans []model.Span) ([]Spanset, []*Attribute) {
+	out, t := q.eval(spans)
+	if t == nil {
+		return nil, nil
+	}
+	return out, t.selected
+}
+
+func (q *Query) eval(spans []model.Span) ([]Spanset, *trace) {
 	if q.search == nil || len(spans) == 0 {
 		return nil, nil
 	}
@@ -101,8 +109,7 @@ func (q *Query) Eval(spans []model.Span) ([]Spanset, []*Attribute) {
 	for i := range all {
 		all[i] = i
 	}
-	out := q.search.eval(t, []Spanset{{Spans: all}})
-	return out, t.selected
+	return q.search.eval(t, []Spanset{{Spans: all}}), t
 }
 
 // Matches reports whether the trace matches the search query.

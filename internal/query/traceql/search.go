@@ -17,6 +17,21 @@ type Result struct {
 	// Selected are the attributes named in select(), to be returned with
 	// the matched spans.
 	Selected []*Attribute
+
+	t *trace
+}
+
+// Value returns the value of an attribute or intrinsic for span i of the
+// result; ok is false when the span does not have it.
+func (r *Result) Value(i int, a *Attribute) (Value, bool) {
+	if r.t == nil {
+		r.t = newTrace(r.Spans)
+	}
+	vs := r.t.lookup(a, i, true)
+	if len(vs) == 0 {
+		return Value{}, false
+	}
+	return vs[0], true
 }
 
 // Search runs a search query on the engine: the parts of the query that
@@ -39,8 +54,12 @@ func (q *Query) Search(ctx context.Context, e *query.Engine, start, end time.Tim
 	}
 	out := make([]Result, 0, len(res))
 	for _, r := range res {
-		sets, sel := q.Eval(r.Spans)
-		out = append(out, Result{Summary: r.Summary, Spans: r.Spans, Spansets: sets, Selected: sel})
+		sets, t := q.eval(r.Spans)
+		res := Result{Summary: r.Summary, Spans: r.Spans, Spansets: sets, t: t}
+		if t != nil {
+			res.Selected = t.selected
+		}
+		out = append(out, res)
 	}
 	return out, nil
 }
