@@ -23,7 +23,6 @@ type SearchResponse struct {
 // SearchMetrics is tempopb.SearchMetrics (zero fields are omitted, as
 // Tempo's JSON encoder does).
 type SearchMetrics struct {
-	InspectedTraces uint32 `json:"inspectedTraces,omitempty"`
 	CompletedJobs   uint32 `json:"completedJobs,omitempty"`
 	TotalJobs       uint32 `json:"totalJobs,omitempty"`
 }
@@ -149,7 +148,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 	for _, t := range res {
 		out.Traces = append(out.Traces, traceMetadata(t, refs, spss))
 	}
-	out.Metrics = SearchMetrics{InspectedTraces: uint32(len(res)), CompletedJobs: 1, TotalJobs: 1}
+	out.Metrics = SearchMetrics{CompletedJobs: 1, TotalJobs: 1}
 	writeJSON(w, out)
 }
 
