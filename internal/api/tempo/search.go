@@ -23,8 +23,8 @@ type SearchResponse struct {
 // SearchMetrics is tempopb.SearchMetrics (zero fields are omitted, as
 // Tempo's JSON encoder does).
 type SearchMetrics struct {
-	CompletedJobs   uint32 `json:"completedJobs,omitempty"`
-	TotalJobs       uint32 `json:"totalJobs,omitempty"`
+	CompletedJobs uint32 `json:"completedJobs,omitempty"`
+	TotalJobs     uint32 `json:"totalJobs,omitempty"`
 }
 
 // TraceSearchMetadata is one trace in search results.
