@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -294,6 +295,42 @@ func TestTempoAPI(t *testing.T) {
 		Type  string `json:"type"`
 		Value string `json:"value"`
 	}{"keyword", "error"})
+
+	// TraceQL metrics
+	from := base.Unix()
+	code, body = srv.tempoGet("/api/metrics/query_range?" + url.Values{"q": {`{ } | count_over_time() by (resource.service.name)`},
+		"start": {strconv.FormatInt(from, 10)}, "end": {strconv.FormatInt(from+3, 10)}, "step": {"1s"}}.Encode())
+	require.Equal(t, 200, code, "%s", body)
+	var mr struct {
+		Series []struct {
+			Labels []struct {
+				Key   string            `json:"key"`
+				Value map[string]string `json:"value"`
+			} `json:"labels"`
+			Samples []struct {
+				TimestampMs string  `json:"timestampMs"`
+				Value       float64 `json:"value"`
+			} `json:"samples"`
+		} `json:"series"`
+	}
+	require.NoError(t, json.Unmarshal(body, &mr))
+	counts := map[string][]float64{}
+	for _, s := range mr.Series {
+		require.Len(t, s.Labels, 1)
+		require.Equal(t, "resource.service.name", s.Labels[0].Key)
+		for i, p := range s.Samples {
+			require.Equal(t, strconv.FormatInt((from+int64(i))*1000, 10), p.TimestampMs)
+			counts[s.Labels[0].Value["stringValue"]] = append(counts[s.Labels[0].Value["stringValue"]], p.Value)
+		}
+	}
+	require.Equal(t, map[string][]float64{"shop": {2, 2, 1}, "payments": {0, 0, 1}}, counts)
+	code, body = srv.tempoGet("/api/metrics/query?" + url.Values{"q": {`{ status = error } | count_over_time()`},
+		"start": {strconv.FormatInt(from, 10)}, "end": {strconv.FormatInt(from+3, 10)}}.Encode())
+	require.Equal(t, 200, code, "%s", body)
+	require.JSONEq(t, `{"series":[{"labels":[{"key":"__name__","value":{"stringValue":"count_over_time"}}],"value":1}],"metrics":{}}`, string(body))
+	code, body = srv.tempoGet("/api/metrics/query_range?" + url.Values{"q": {`{ }`}}.Encode())
+	require.Equal(t, 400, code)
+	require.Contains(t, string(body), "not a metrics query")
 
 	var valsV1 struct {
 		TagValues []string `json:"tagValues"`

@@ -230,6 +230,10 @@ func (q *Query) MatchTrace(spans []model.Span) bool {
 	return q.TraceMatch == nil || q.TraceMatch(spans)
 }
 
+// Filter returns the pruning filter for q's span-level predicates, for
+// callers that scan blocks themselves.
+func (q *Query) Filter() Filter { return q.filter() }
+
 // Bounds returns the first start and last end of spans.
 func Bounds(spans []model.Span) (start, end int64) {
 	start, end = math.MaxInt64, math.MinInt64

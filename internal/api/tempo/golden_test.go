@@ -80,6 +80,13 @@ func TestGoldenResponses(t *testing.T) {
 		{"tag_values_v2_kind", "/api/v2/search/tag/kind/values"},
 		{"tag_values_v2_filtered", "/api/v2/search/tag/resource.service.name/values?" + url.Values{"q": {`{ kind = client }`}}.Encode()},
 		{"echo", "/api/echo"},
+		{"metrics_query_range", "/api/metrics/query_range?" + url.Values{"q": {`{ } | quantile_over_time(duration, 0.5, 0.99) by (resource.service.name)`},
+			"start": {"1772600767"}, "end": {"1772600770"}, "step": {"1s"}}.Encode()},
+		{"metrics_query_range_rate", "/api/metrics/query_range?" + url.Values{"q": {`{ kind = server } | rate()`},
+			"start": {"1772600767"}, "end": {"1772600770"}, "step": {"1s"}}.Encode()},
+		{"metrics_query", "/api/metrics/query?" + url.Values{"q": {`{ } | count_over_time() by (kind)`},
+			"start": {"1772600767"}, "end": {"1772600770"}}.Encode()},
+		{"metrics_bad_step", "/api/metrics/query_range?" + url.Values{"q": {`{ } | rate()`}, "step": {"soon"}}.Encode()},
 	}
 	for _, c := range cases {
 		resp, err := http.Get(srv.URL + c.path)

@@ -174,6 +174,7 @@ type Attribute struct {
 	Parent    bool
 	Name      string
 	Intrinsic Intrinsic
+	spelled   string // an intrinsic as written (rootServiceName or trace:rootService)
 }
 
 // Binary is a binary operation: arithmetic, comparison or logical.
@@ -199,6 +200,9 @@ func (u *Unary) Pos() int     { return u.At }
 
 func (s *Static) String() string { return s.Val.String() }
 func (a *Attribute) String() string {
+	if a.spelled != "" {
+		return a.spelled
+	}
 	if a.Intrinsic != INone {
 		return intrinsicNames[a.Intrinsic]
 	}

@@ -69,12 +69,12 @@ func AttrRef(name string) string {
 // dot is an unscoped attribute.
 func ParseAttribute(s string) (*Attribute, error) {
 	if in, ok := plainIntrinsics[s]; ok {
-		return &Attribute{Intrinsic: in}, nil
+		return &Attribute{Intrinsic: in, spelled: s}, nil
 	}
 	scope, name, hasColon := strings.Cut(s, ":")
 	if hasColon {
 		if in, ok := scopedIntrinsics[scope][name]; ok {
-			return &Attribute{Intrinsic: in}, nil
+			return &Attribute{Intrinsic: in, spelled: s}, nil
 		}
 	}
 	if !strings.HasPrefix(s, ".") && !hasScopePrefix(s) {

@@ -1,10 +1,13 @@
 package traceql
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"regexp"
 	"slices"
+
+	"github.com/ariadne-tracing/ariadne/internal/query"
 )
 
 // Query is a parsed and validated TraceQL query.
@@ -590,7 +593,9 @@ type secondStage struct {
 
 // mexpr is a metrics expression: a pipeline with its function, a scalar,
 // or arithmetic over them.
-type mexpr interface{ isMexpr() }
+type mexpr interface {
+	evalMetrics(ctx context.Context, st query.Storage, w *window) (seriesSet, error)
+}
 
 type metricsPipeline struct {
 	pipe   *pipeline
@@ -604,10 +609,6 @@ type metricsMath struct {
 	op   string
 	l, r mexpr
 }
-
-func (*metricsPipeline) isMexpr() {}
-func (*metricsScalar) isMexpr()   {}
-func (*metricsMath) isMexpr()     {}
 
 func (c *checker) metricsRoot(stages []node) (*metricsQuery, error) {
 	m := &metricsQuery{}
@@ -648,8 +649,11 @@ func (c *checker) metricsRoot(stages []node) (*metricsQuery, error) {
 		}
 		m.second = append(m.second, ss...)
 	}
-	if mp, ok := m.expr.(*metricsPipeline); ok && mp.fn.fn == "compare" && (len(m.second) > 0 || len(mp.second) > 0) {
-		return nil, c.errAt(mp.fn.at, "compare() cannot be used with second stage functions or filters")
+	if mp, ok := m.expr.(*metricsPipeline); ok && mp.fn.fn == "compare" {
+		if len(m.second) > 0 || len(mp.second) > 0 {
+			return nil, c.errAt(mp.fn.at, "compare() cannot be used with second stage functions or filters")
+		}
+		return nil, c.unsupported(mp.fn.at, "compare()")
 	}
 	return m, nil
 }

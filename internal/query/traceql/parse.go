@@ -508,7 +508,7 @@ func (p *parser) fieldPrimary() (FieldExpr, error) {
 			return nil, p.errAt(n.pos, "unexpected %s after '%s:', expected one of %s", n.describe(), t.text, strings.Join(sortedStrings(names), ", "))
 		}
 		p.next()
-		return &Attribute{At: t.pos, Intrinsic: in}, nil
+		return &Attribute{At: t.pos, Intrinsic: in, spelled: t.text + ":" + n.text}, nil
 	case tIdent:
 		if v, ok := staticKeywords[t.text]; ok {
 			p.next()
@@ -516,7 +516,7 @@ func (p *parser) fieldPrimary() (FieldExpr, error) {
 		}
 		if in, ok := plainIntrinsics[t.text]; ok {
 			p.next()
-			return &Attribute{At: t.pos, Intrinsic: in}, nil
+			return &Attribute{At: t.pos, Intrinsic: in, spelled: t.text}, nil
 		}
 		return nil, p.errAt(t.pos, "unknown identifier %q: attributes start with '.', 'span.', 'resource.', 'event.', 'link.' or 'instrumentation.' (for example .%s), strings are quoted", t.text, t.text)
 	case tOp:
