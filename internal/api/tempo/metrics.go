@@ -128,15 +128,25 @@ func labelsJSON(ls []traceql.Label) []KeyValue {
 	return out
 }
 
-func (a *API) metricsRange(w http.ResponseWriter, r *http.Request) {
-	q, start, end, step, err := metricsRequest(r.URL.Query(), true)
+// runMetrics parses the request and evaluates it; it has written the
+// response when ok is false.
+func (a *API) runMetrics(w http.ResponseWriter, r *http.Request, withStep bool) (res []traceql.Series, ok bool) {
+	q, start, end, step, err := metricsRequest(r.URL.Query(), withStep)
 	if err != nil {
 		badRequest(w, "%v", err)
-		return
+		return nil, false
 	}
-	res, err := q.MetricsRange(r.Context(), a.store, start, end, step)
+	res, err = q.MetricsRange(r.Context(), a.store, start, end, step)
 	if err != nil {
 		a.metricsError(w, r, err)
+		return nil, false
+	}
+	return res, true
+}
+
+func (a *API) metricsRange(w http.ResponseWriter, r *http.Request) {
+	res, ok := a.runMetrics(w, r, true)
+	if !ok {
 		return
 	}
 	out := MetricsResponse{Series: make([]TimeSeries, 0, len(res))}
@@ -151,14 +161,8 @@ func (a *API) metricsRange(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) metricsInstant(w http.ResponseWriter, r *http.Request) {
-	q, start, end, step, err := metricsRequest(r.URL.Query(), false)
-	if err != nil {
-		badRequest(w, "%v", err)
-		return
-	}
-	res, err := q.MetricsRange(r.Context(), a.store, start, end, step)
-	if err != nil {
-		a.metricsError(w, r, err)
+	res, ok := a.runMetrics(w, r, false)
+	if !ok {
 		return
 	}
 	out := InstantResponse{Series: make([]InstantSeries, 0, len(res))}
