@@ -202,8 +202,9 @@ func TestTempoAPI(t *testing.T) {
 	code, body = srv.tempoGet("/api/search?limit=-1")
 	require.Equal(t, 400, code)
 	require.Contains(t, string(body), "limit")
-	code, _ = srv.tempoGet("/api/search?bogus=1")
+	code, body = srv.tempoGet("/api/search?spss=0")
 	require.Equal(t, 400, code)
+	require.Contains(t, string(body), "spss")
 
 	// trace by ID: Tempo's JSON (base64 IDs), OTLP protobuf, v2 wrapper
 	code, body = srv.tempoGet("/api/traces/" + tr[2].trace)

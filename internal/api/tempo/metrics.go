@@ -43,17 +43,10 @@ type InstantSeries struct {
 	Value  float64    `json:"value"`
 }
 
-var metricsParams = map[string]bool{"q": true, "start": true, "end": true, "since": true, "step": true, "exemplars": true}
-
 // metricsRequest parses q, start, end, since and step (step only for range
 // queries). The range defaults to the last hour.
 func metricsRequest(v url.Values, withStep bool) (*traceql.Query, time.Time, time.Time, time.Duration, error) {
 	var zero time.Time
-	for k := range v {
-		if !metricsParams[k] || k == "step" && !withStep {
-			return nil, zero, zero, 0, fmt.Errorf("unknown parameter %q (known: q, start, end, since, step, exemplars)", k)
-		}
-	}
 	src := v.Get("q")
 	if strings.TrimSpace(src) == "" {
 		return nil, zero, zero, 0, errors.New("q: missing TraceQL metrics query, e.g. { } | rate()")

@@ -93,17 +93,8 @@ func anyValue(v traceql.Value) (AnyValue, bool) {
 	return AnyValue{}, false
 }
 
-var searchParams = map[string]bool{"q": true, "tags": true, "minDuration": true, "maxDuration": true,
-	"limit": true, "start": true, "end": true, "spss": true}
-
 func (a *API) search(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	for k := range v {
-		if !searchParams[k] {
-			badRequest(w, "unknown parameter %q (known: q, tags, minDuration, maxDuration, limit, start, end, spss)", k)
-			return
-		}
-	}
 	start, end, err := timeRange(v)
 	if err != nil {
 		badRequest(w, "%v", err)
