@@ -60,22 +60,12 @@ type trace struct {
 }
 
 func newTrace(spans []model.Span) *trace {
-	t := &trace{spans: spans, parent: make([]int, len(spans)), children: make([][]int, len(spans)), root: -1}
-	byID := make(map[model.SpanID]int, len(spans))
-	for i := range spans {
-		byID[spans[i].SpanID] = i
-	}
+	t := &trace{spans: spans, root: -1}
 	t.start, t.end = math.MaxInt64, math.MinInt64
 	earliest := 0
 	for i := range spans {
 		s := &spans[i]
-		t.parent[i] = -1
-		if !s.ParentID.IsZero() {
-			if p, ok := byID[s.ParentID]; ok && p != i {
-				t.parent[i] = p
-				t.children[p] = append(t.children[p], i)
-			}
-		} else if t.root < 0 || s.Start < spans[t.root].Start {
+		if s.ParentID.IsZero() && (t.root < 0 || s.Start < spans[t.root].Start) {
 			t.root = i
 		}
 		if s.Start < spans[earliest].Start {
@@ -87,6 +77,27 @@ func newTrace(spans []model.Span) *trace {
 		t.root = earliest
 	}
 	return t
+}
+
+// link computes parent and children indices (on first use: filters that
+// do not look at the tree never need them).
+func (t *trace) link() {
+	if t.parent != nil {
+		return
+	}
+	spans := t.spans
+	t.parent, t.children = make([]int, len(spans)), make([][]int, len(spans))
+	byID := make(map[model.SpanID]int, len(spans))
+	for i := range spans {
+		byID[spans[i].SpanID] = i
+	}
+	for i := range spans {
+		t.parent[i] = -1
+		if p, ok := byID[spans[i].ParentID]; ok && p != i && !spans[i].ParentID.IsZero() {
+			t.parent[i] = p
+			t.children[p] = append(t.children[p], i)
+		}
+	}
 }
 
 // Eval evaluates a search query on the spans of one trace and returns the
@@ -294,6 +305,7 @@ func (t *trace) combine(op string, l, r []int) []int {
 	if len(r) == 0 || len(l) == 0 && !neg {
 		return nil
 	}
+	t.link()
 	inL := make(map[int]bool, len(l))
 	for _, i := range l {
 		inL[i] = true
@@ -375,7 +387,10 @@ func evalField(e FieldExpr, t *trace, i int) Value {
 	case *Static:
 		return e.Val
 	case *Attribute:
-		vs := t.lookup(e, i, false)
+		if v, ok := t.single(e, i); ok {
+			return v
+		}
+		vs := t.lookup(e, i, true)
 		if len(vs) == 0 {
 			return Value{T: TypeNil}
 		}
@@ -412,19 +427,14 @@ func evalField(e FieldExpr, t *trace, i int) Value {
 		case "+", "-", "*", "/", "%", "^":
 			return arith(e.Op, evalField(e.L, t, i), evalField(e.R, t, i))
 		}
-		// comparison: attributes of events and links have several values;
-		// the comparison holds if it holds for any of them.
-		ls := t.values(e.L, i)
-		rs := t.values(e.R, i)
-		for _, l := range ls {
-			for _, r := range rs {
-				if e.re != nil {
-					if l.T == TypeString && e.re.MatchString(l.S) == (e.Op == "=~") {
-						return Value{T: TypeBool, B: true}
-					}
-					continue
-				}
-				if compare(e.Op, l, r) {
+		if !isMulti(e.L) && !isMulti(e.R) {
+			return Value{T: TypeBool, B: e.holds(evalField(e.L, t, i), evalField(e.R, t, i))}
+		}
+		// attributes of events and links have several values; the
+		// comparison holds if it holds for any of them.
+		for _, l := range t.values(e.L, i) {
+			for _, r := range t.values(e.R, i) {
+				if e.holds(l, r) {
 					return Value{T: TypeBool, B: true}
 				}
 			}
@@ -437,10 +447,80 @@ func evalField(e FieldExpr, t *trace, i int) Value {
 // values returns every value of e for span i (several for event and link
 // attributes).
 func (t *trace) values(e FieldExpr, i int) []Value {
-	if a, ok := e.(*Attribute); ok {
+	if a, ok := e.(*Attribute); ok && multiValued(a) {
 		return t.lookup(a, i, false)
 	}
 	return []Value{evalField(e, t, i)}
+}
+
+func isMulti(e FieldExpr) bool {
+	a, ok := e.(*Attribute)
+	return ok && multiValued(a)
+}
+
+// holds applies the comparison or regular expression of b.
+func (b *Binary) holds(l, r Value) bool {
+	if b.re != nil {
+		return l.T == TypeString && b.re.MatchString(l.S) == (b.Op == "=~")
+	}
+	return compare(b.Op, l, r)
+}
+
+// multiValued reports whether a span can have several values of a: event
+// and link attributes and intrinsics.
+func multiValued(a *Attribute) bool {
+	switch a.Intrinsic {
+	case IEventName, IEventTimeSinceStart, ILinkTraceID, ILinkSpanID:
+		return true
+	case INone:
+		return a.Scope == ScopeEvent || a.Scope == ScopeLink
+	}
+	return false
+}
+
+// single looks up span and resource attributes and the common intrinsics
+// without allocating; ok is false when a needs the general lookup.
+func (t *trace) single(a *Attribute, i int) (Value, bool) {
+	s := &t.spans[i]
+	find := func(attrs []model.Attr) (Value, bool) {
+		for j := range attrs {
+			if attrs[j].Key == a.Name {
+				return attrValue(&attrs[j]), true
+			}
+		}
+		return Value{T: TypeNil}, false
+	}
+	switch a.Intrinsic {
+	case INone:
+	case IDuration:
+		return Value{T: TypeDuration, I: s.Duration()}, true
+	case IName:
+		return Value{T: TypeString, S: s.Name}, true
+	case IStatus:
+		return Value{T: TypeStatus, I: int64(s.StatusCode)}, true
+	case IKind:
+		return Value{T: TypeKind, I: int64(s.Kind)}, true
+	default:
+		return Value{}, false
+	}
+	switch a.Scope {
+	case ScopeSpan:
+		v, _ := find(s.Attrs)
+		return v, true
+	case ScopeResource:
+		if s.Resource == nil {
+			return Value{T: TypeNil}, true
+		}
+		v, _ := find(s.Resource.Attrs)
+		return v, true
+	case ScopeNone:
+		if v, ok := find(s.Attrs); ok || s.Resource == nil {
+			return v, true
+		}
+		v, _ := find(s.Resource.Attrs)
+		return v, true
+	}
+	return Value{}, false
 }
 
 // compare applies a comparison operator; values of different types (and
@@ -629,6 +709,7 @@ func (t *trace) intrinsic(in Intrinsic, i int) []Value {
 	case IKind:
 		return []Value{{T: TypeKind, I: int64(s.Kind)}}
 	case IChildCount:
+		t.link()
 		return []Value{{T: TypeInt, I: int64(len(t.children[i]))}}
 	case ISpanID:
 		return str(s.SpanID.String())
@@ -689,6 +770,7 @@ func (t *trace) computeNested() {
 	if t.nested != nil {
 		return
 	}
+	t.link()
 	t.nested = make([][3]int64, len(t.spans))
 	byStart := func(a, b int) int { return cmp.Compare(t.spans[a].Start, t.spans[b].Start) }
 	var roots []int

@@ -474,7 +474,7 @@ func (e *metricsPipeline) scan(ctx context.Context, st query.Storage, w *window,
 
 // oneSpan wraps a single span for evaluation without its trace.
 func oneSpan(s *model.Span) *trace {
-	return &trace{spans: []model.Span{*s}, parent: []int{-1}, children: make([][]int, 1), root: 0, start: s.Start, end: s.End}
+	return &trace{spans: []model.Span{*s}, root: 0, start: s.Start, end: s.End}
 }
 
 // spanLocal returns the filter expression of a pipeline that is one

@@ -6,9 +6,21 @@ import (
 )
 
 type parser struct {
-	src  string
-	toks []token
-	i    int
+	src   string
+	toks  []token
+	i     int
+	depth int // nesting of parentheses and unary operators
+}
+
+// maxDepth bounds nesting, so that a hostile query cannot exhaust the stack.
+const maxDepth = 256
+
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > maxDepth {
+		return p.errAt(p.peek().pos, "query nested more than %d levels deep", maxDepth)
+	}
+	return nil
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -77,6 +89,10 @@ func outerLevel(t token) int {
 }
 
 func (p *parser) outer(min int) (node, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
 	l, err := p.outerPrimary()
 	if err != nil {
 		return nil, err
@@ -135,7 +151,11 @@ func (p *parser) outerPrimary() (node, error) {
 			return &parenNode{at: t.pos, inner: inner}, nil
 		case "-":
 			p.next()
+			if err := p.enter(); err != nil {
+				return nil, err
+			}
 			x, err := p.outerPrimary()
+			p.depth--
 			if err != nil {
 				return nil, err
 			}
@@ -412,6 +432,10 @@ func fieldLevel(t token) int {
 }
 
 func (p *parser) field(min int) (FieldExpr, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	defer func() { p.depth-- }()
 	l, err := p.fieldUnary()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package traceql
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,6 +53,22 @@ func TestParseErrorsHavePositions(t *testing.T) {
 		require.Equal(t, [2]int{c.line, c.col}, [2]int{pe.Line, pe.Col}, "%q: %v", c.q, err)
 		require.Contains(t, err.Error(), c.contains, c.q)
 	}
+}
+
+func TestParseNestingLimit(t *testing.T) {
+	_, err := Parse("{ " + strings.Repeat("(", 100) + ".a = 1" + strings.Repeat(")", 100) + " }")
+	require.NoError(t, err)
+	_, err = Parse("{ " + strings.Repeat("(", 10000) + ".a = 1" + strings.Repeat(")", 10000) + " }")
+	require.ErrorContains(t, err, "nested more than")
+	_, err = Parse("{ " + strings.Repeat("!", 10000) + ".a }")
+	require.ErrorContains(t, err, "nested more than")
+	_, err = Parse(strings.Repeat("(", 10000) + "{ }" + strings.Repeat(")", 10000))
+	require.ErrorContains(t, err, "nested more than")
+	_, err = Parse("count() > " + strings.Repeat("-", 10000) + "1")
+	require.ErrorContains(t, err, "nested more than")
+	// long flat chains are fine
+	_, err = Parse("{ " + strings.Repeat(".a = 1 && ", 2000) + ".b = 2 }")
+	require.NoError(t, err)
 }
 
 func TestParseStructure(t *testing.T) {
