@@ -290,6 +290,8 @@ func sortedUnique(s []int) []int {
 }
 
 // combine applies a spanset operator to the spans matched by each side.
+// Every structural operator runs in time linear in the trace's size, so a
+// deep or wide trace cannot make a query quadratic.
 func (t *trace) combine(op string, l, r []int) []int {
 	switch op {
 	case "&&":
@@ -306,78 +308,141 @@ func (t *trace) combine(op string, l, r []int) []int {
 		return nil
 	}
 	t.link()
-	inL := make(map[int]bool, len(l))
+	n := len(t.spans)
+	inL := make([]bool, n)
 	for _, i := range l {
 		inL[i] = true
 	}
-	var out []int
-	related := map[int]bool{} // the left spans that took part, for union forms
-	for _, b := range r {
-		ok := false
-		switch rel {
-		case ">": // b is a child of an l span
-			if p := t.parent[b]; p >= 0 && inL[p] {
-				ok = true
-				related[p] = true
-			}
-		case "<": // b is the parent of an l span
-			for _, c := range t.children[b] {
-				if inL[c] {
-					ok = true
-					related[c] = true
-				}
-			}
-		case ">>": // b is a descendant of an l span
-			for p, n := t.parent[b], 0; p >= 0 && n <= len(t.spans); p, n = t.parent[p], n+1 {
-				if inL[p] {
-					ok = true
-					related[p] = true
-					if !union {
-						break
-					}
-				}
-			}
-		case "<<": // b is an ancestor of an l span
-			ok = t.hasDescendantIn(b, inL, related, union)
-		case "~": // b has a sibling in l
-			if p := t.parent[b]; p >= 0 {
-				for _, s := range t.children[p] {
-					if s != b && inL[s] {
-						ok = true
-						related[s] = true
-					}
-				}
-			}
+	// has[b]: b stands in the relation to some span of l.
+	var has func(b int) bool
+	switch rel {
+	case ">": // b is a child of an l span
+		has = func(b int) bool { p := t.parent[b]; return p >= 0 && inL[p] }
+	case "<": // b is the parent of an l span
+		has = func(b int) bool { return slices.ContainsFunc(t.children[b], func(c int) bool { return inL[c] }) }
+	case ">>": // b is a descendant of an l span
+		anc := t.below(inL)
+		has = func(b int) bool { return anc[b] }
+	case "<<": // b is an ancestor of an l span
+		desc := t.above(inL)
+		has = func(b int) bool { return desc[b] }
+	case "~": // b has a sibling (same parent, another span) in l
+		cnt := t.childCounts(inL)
+		has = func(b int) bool {
+			p := t.parent[b]
+			return p >= 0 && cnt[p] > btoi(inL[b])
 		}
-		if ok != neg {
+	}
+	var out []int
+	for _, b := range r {
+		if has(b) != neg {
 			out = append(out, b)
 		}
 	}
-	if union && len(out) > 0 {
-		for i := range related {
-			out = append(out, i)
+	if !union || len(out) == 0 {
+		return out
+	}
+	// union forms also return the l spans that take part: the relation
+	// seen from the other side, towards the matched right-hand spans.
+	inOut := make([]bool, n)
+	for _, b := range out {
+		inOut[b] = true
+	}
+	var part func(a int) bool
+	switch rel {
+	case ">": // a is the parent of a matched span
+		part = func(a int) bool { return slices.ContainsFunc(t.children[a], func(c int) bool { return inOut[c] }) }
+	case "<": // a is a child of a matched span
+		part = func(a int) bool { p := t.parent[a]; return p >= 0 && inOut[p] }
+	case ">>": // a is an ancestor of a matched span
+		desc := t.above(inOut)
+		part = func(a int) bool { return desc[a] }
+	case "<<": // a is a descendant of a matched span
+		anc := t.below(inOut)
+		part = func(a int) bool { return anc[a] }
+	case "~":
+		cnt := t.childCounts(inOut)
+		part = func(a int) bool {
+			p := t.parent[a]
+			return p >= 0 && cnt[p] > btoi(inOut[a])
 		}
-		return sortedUnique(out)
+	}
+	for _, a := range l {
+		if part(a) {
+			out = append(out, a)
+		}
+	}
+	return sortedUnique(out)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// below marks the spans that have an ancestor in set.
+func (t *trace) below(set []bool) []bool {
+	const unknown, yes, no = 0, 1, 2
+	state := make([]uint8, len(t.spans))
+	var path []int
+	for i := range t.spans {
+		// walk up until the answer is known, then fill it in on the way back
+		path = path[:0]
+		j, ans := i, uint8(no)
+		for steps := 0; ; steps++ {
+			if state[j] != unknown {
+				ans = state[j]
+				break
+			}
+			p := t.parent[j]
+			if p < 0 || steps > len(t.spans) {
+				ans = no
+				path = append(path, j)
+				break
+			}
+			path = append(path, j)
+			if set[p] {
+				ans = yes
+				break
+			}
+			j = p
+		}
+		for _, k := range path {
+			state[k] = ans
+		}
+	}
+	out := make([]bool, len(t.spans))
+	for i, s := range state {
+		out[i] = s == yes
 	}
 	return out
 }
 
-func (t *trace) hasDescendantIn(b int, inL, related map[int]bool, all bool) bool {
-	found := false
-	stack := slices.Clone(t.children[b])
-	for steps := 0; len(stack) > 0 && steps <= len(t.spans); steps++ {
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if inL[c] {
-			found = true
-			related[c] = true
-			if !all {
-				return true
-			}
+// above marks the spans that have a descendant in set.
+func (t *trace) above(set []bool) []bool {
+	out := make([]bool, len(t.spans))
+	for i, in := range set {
+		if !in {
+			continue
 		}
-		stack = append(stack, t.children[c]...)
+		for p, steps := t.parent[i], 0; p >= 0 && !out[p] && steps <= len(t.spans); p, steps = t.parent[p], steps+1 {
+			out[p] = true
+		}
 	}
-	return found
+	return out
+}
+
+// childCounts counts, per span, its children in set.
+func (t *trace) childCounts(set []bool) []int {
+	cnt := make([]int, len(t.spans))
+	for i, in := range set {
+		if in && t.parent[i] >= 0 {
+			cnt[t.parent[i]]++
+		}
+	}
+	return cnt
 }
 
 // ---- field expressions ----

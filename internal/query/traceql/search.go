@@ -78,6 +78,9 @@ func (q *Query) Pushdown() *query.Query {
 
 // pred is a conjunction of span conditions.
 type pred struct {
+	// root: the conditions hold for the trace's root span, not for the
+	// span the filter is evaluated on; such a pred cannot be merged.
+	root           bool
 	conds          []query.Cond
 	service, name  string
 	kind, status   int8 // -1 = any
@@ -98,6 +101,9 @@ func (p pred) weight() int {
 }
 
 func (p pred) and(o pred) pred {
+	if p.root || o.root {
+		return better(p, o)
+	}
 	p.conds = append(p.conds[:len(p.conds):len(p.conds)], o.conds...)
 	if p.service == "" {
 		p.service = o.service
@@ -201,6 +207,18 @@ func attrPred(a *Attribute, op string, v Value) pred {
 	case IName:
 		if op == "=" && v.T == TypeString {
 			p.name = v.S
+		}
+		return p
+	case IRootName, IRootService:
+		// the root span (or, while it is missing, the earliest span) has
+		// the root name and service
+		if op == "=" && v.T == TypeString {
+			p.root = true
+			if a.Intrinsic == IRootName {
+				p.name = v.S
+			} else {
+				p.service = v.S
+			}
 		}
 		return p
 	case IStatus:

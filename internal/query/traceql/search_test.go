@@ -63,6 +63,8 @@ func TestPushdownShapes(t *testing.T) {
 		{`{ .a = 1 } || { .b = 2 }`, func(q *query.Query) bool { return len(q.Conds) == 0 }},
 		{`{ .a = 1 || .b = 2 }`, func(q *query.Query) bool { return len(q.Conds) == 0 }},
 		{`{ .a = 1 } !> { .b = 2 }`, func(q *query.Query) bool { return len(q.Conds) == 1 && q.Conds[0].Key == "b" }},
+		{`{ trace:rootService = "api" }`, func(q *query.Query) bool { return q.Service == "api" }},
+		{`{ trace:rootService = "api" && .x = 1 && .y = 2 }`, func(q *query.Query) bool { return q.Service == "" && len(q.Conds) == 2 }},
 		{`{ 500 <= .code }`, func(q *query.Query) bool { return len(q.Conds) == 1 && q.Conds[0].Op == query.OpGe }},
 	}
 	for _, c := range cases {
@@ -155,4 +157,44 @@ func TestSearchOnStore(t *testing.T) {
 	cancel()
 	_, err = q.Search(cctx, e, time.Time{}, time.Time{}, 100)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestStructuralLinear runs structural operators over a 50,000-span chain
+// and a 50,000-child star: with quadratic algorithms these would not
+// finish.
+func TestStructuralLinear(t *testing.T) {
+	const n = 50_000
+	mk := func(parent func(i int) int) []model.Span {
+		spans := make([]model.Span, n)
+		for i := range spans {
+			spans[i].SpanID = model.SpanID{1, byte(i >> 16), byte(i >> 8), byte(i)}
+			if p := parent(i); p >= 0 {
+				spans[i].ParentID = spans[p].SpanID
+			}
+			spans[i].Start, spans[i].End = int64(i), int64(i+1)
+		}
+		return spans
+	}
+	chain := mk(func(i int) int { return i - 1 })
+	star := mk(func(i int) int {
+		if i == 0 {
+			return -1
+		}
+		return 0
+	})
+	count := func(q string, spans []model.Span) int {
+		parsed, err := Parse(q)
+		require.NoError(t, err)
+		sets, _ := parsed.Eval(spans)
+		return len(flatten(sets))
+	}
+	require.Equal(t, n-1, count(`{ } >> { }`, chain))
+	require.Equal(t, 1, count(`{ } !>> { }`, chain))
+	require.Equal(t, n-1, count(`{ } << { }`, chain))
+	require.Equal(t, n, count(`{ } &>> { }`, chain))
+	require.Equal(t, n-1, count(`{ } ~ { }`, star))
+	require.Equal(t, 1, count(`{ } !~ { }`, star))
+	require.Equal(t, n-1, count(`{ } &~ { }`, star))
+	require.Equal(t, 1, count(`{ } < { }`, star))
+	require.Equal(t, n, count(`{ } &< { }`, star))
 }
