@@ -400,7 +400,11 @@ func histQuantile(p float64, h *[maxHistogramBins]float64, dur bool) float64 {
 // while the blocks are scanned; other pipelines are evaluated per trace.
 func (e *metricsPipeline) scan(ctx context.Context, st query.Storage, w *window, observe func(t *trace, i int) error) error {
 	pq := query.New()
-	necessary(e.pipe).apply(pq)
+	n := necessary(e.pipe)
+	if n.never {
+		return nil
+	}
+	n.apply(pq)
 	pq.Start, pq.End = time.Unix(0, w.from), time.Unix(0, w.to-1)
 	if err := pq.Validate(); err != nil {
 		return err

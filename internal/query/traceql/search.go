@@ -42,6 +42,9 @@ func (r *Result) Value(i int, a *Attribute) (Value, bool) {
 // limit; the engine stops early once no older block can contribute, and
 // honours ctx (timeouts, client gone).
 func (q *Query) Search(ctx context.Context, e *query.Engine, start, end time.Time, limit int) ([]Result, error) {
+	if q.search != nil && necessary(q.search).never {
+		return nil, nil
+	}
 	pq := q.Pushdown()
 	pq.Start, pq.End, pq.Limit = start, end, limit
 	pq.TraceMatch = q.Matches
@@ -71,7 +74,9 @@ func (q *Query) Search(ctx context.Context, e *query.Engine, start, end time.Tim
 func (q *Query) Pushdown() *query.Query {
 	p := query.New()
 	if q.search != nil {
-		necessary(q.search).apply(p)
+		if n := necessary(q.search); !n.never {
+			n.apply(p)
+		}
 	}
 	return p
 }
@@ -80,7 +85,10 @@ func (q *Query) Pushdown() *query.Query {
 type pred struct {
 	// root: the conditions hold for the trace's root span, not for the
 	// span the filter is evaluated on; such a pred cannot be merged.
-	root           bool
+	root bool
+	// never: no span can satisfy the conditions (e.g. duration > 2s &&
+	// duration < 1s), so the query cannot match anything.
+	never          bool
 	conds          []query.Cond
 	service, name  string
 	kind, status   int8 // -1 = any
@@ -91,6 +99,9 @@ func newPred() pred { return pred{kind: -1, status: -1} }
 
 // weight ranks predicates by how much they can prune.
 func (p pred) weight() int {
+	if p.never {
+		return 1 << 30
+	}
 	n := 2 * len(p.conds)
 	for _, set := range []bool{p.service != "", p.name != "", p.kind >= 0, p.status >= 0, p.minDur > 0, p.maxDur > 0} {
 		if set {
@@ -121,6 +132,7 @@ func (p pred) and(o pred) pred {
 	if o.maxDur > 0 && (p.maxDur == 0 || o.maxDur < p.maxDur) {
 		p.maxDur = o.maxDur
 	}
+	p.never = p.never || o.never || p.maxDur > 0 && p.minDur > p.maxDur
 	return p
 }
 
