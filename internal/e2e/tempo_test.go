@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +23,48 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 )
+
+// bytesCodec sends and receives raw protobuf bytes.
+type bytesCodec struct{}
+
+func (bytesCodec) Marshal(v any) ([]byte, error) { return *v.(*[]byte), nil }
+func (bytesCodec) Unmarshal(data []byte, v any) error {
+	*v.(*[]byte) = append([]byte(nil), data...)
+	return nil
+}
+func (bytesCodec) Name() string { return "proto" }
+
+// pbFields splits a protobuf message into its length-delimited and fixed64
+// fields (fixed64 values as 8 little-endian bytes).
+func pbFields(t *testing.T, b []byte) map[protowire.Number][][]byte {
+	out := map[protowire.Number][][]byte{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		require.GreaterOrEqual(t, n, 0)
+		b = b[n:]
+		switch typ {
+		case protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			require.GreaterOrEqual(t, n, 0)
+			out[num] = append(out[num], v)
+			b = b[n:]
+		case protowire.Fixed64Type:
+			out[num] = append(out[num], b[:8])
+			b = b[8:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			require.GreaterOrEqual(t, n, 0)
+			b = b[n:]
+		}
+	}
+	return out
+}
 
 type tempoSearch struct {
 	Traces []struct {
@@ -332,6 +376,64 @@ func TestTempoAPI(t *testing.T) {
 	code, body = srv.tempoGet("/api/metrics/query_range?" + url.Values{"q": {`{ }`}}.Encode())
 	require.Equal(t, 400, code)
 	require.Contains(t, string(body), "not a metrics query")
+
+	// Grafana's streaming gRPC client on the same port (HTTP/2 without TLS)
+	conn, err := grpc.NewClient(strings.TrimPrefix(srv.tempoURL, "http://"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	call := func(method string, req []byte) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/tempopb.StreamingQuerier/"+method, grpc.ForceCodec(bytesCodec{}))
+		if err != nil {
+			return nil, err
+		}
+		if err := st.SendMsg(&req); err != nil {
+			return nil, err
+		}
+		if err := st.CloseSend(); err != nil {
+			return nil, err
+		}
+		var resp []byte
+		if err := st.RecvMsg(&resp); err != nil {
+			return nil, err
+		}
+		var extra []byte
+		require.ErrorIs(t, st.RecvMsg(&extra), io.EOF, "one message per call")
+		return resp, nil
+	}
+	req := protowire.AppendTag(nil, 8, protowire.BytesType) // SearchRequest.Query
+	req = protowire.AppendString(req, `{ kind = server } >> { status = error }`)
+	resp, err := call("Search", req)
+	require.NoError(t, err)
+	var streamed []string
+	for _, tr := range pbFields(t, resp)[1] { // SearchResponse.traces
+		streamed = append(streamed, string(pbFields(t, tr)[1][0])) // traceID
+	}
+	require.Equal(t, []string{tr[0].trace}, streamed)
+	req = protowire.AppendTag(nil, 8, protowire.BytesType)
+	req = protowire.AppendString(req, `{ .a = }`)
+	_, err = call("Search", req)
+	require.Equal(t, grpccodes.InvalidArgument, status.Code(err), "%v", err)
+	require.Contains(t, status.Convert(err).Message(), "line 1 col 8")
+	req = protowire.AppendTag(nil, 1, protowire.BytesType) // QueryRangeRequest.query
+	req = protowire.AppendString(req, `{ } | count_over_time()`)
+	for _, f := range []struct {
+		n protowire.Number
+		v int64
+	}{{2, from * 1e9}, {3, (from + 3) * 1e9}, {4, 1e9}} {
+		req = protowire.AppendTag(req, f.n, protowire.VarintType)
+		req = protowire.AppendVarint(req, uint64(f.v))
+	}
+	resp, err = call("MetricsQueryRange", req)
+	require.NoError(t, err)
+	series := pbFields(t, resp)[1]
+	require.Len(t, series, 1)
+	var values []float64
+	for _, sample := range pbFields(t, series[0])[2] {
+		values = append(values, math.Float64frombits(binary.LittleEndian.Uint64(pbFields(t, sample)[1][0])))
+	}
+	require.Equal(t, []float64{2, 2, 2}, values)
 
 	var valsV1 struct {
 		TagValues []string `json:"tagValues"`

@@ -106,8 +106,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	tempoMux := http.NewServeMux()
-	tempo.New(db, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load).Register(tempoMux)
-	s.tempo = &http.Server{Handler: tempoMux, ReadHeaderTimeout: 10 * time.Second}
+	tempoAPI := tempo.New(db, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load)
+	tempoAPI.Register(tempoMux)
+	// HTTP/1.1 and, for Grafana's streaming gRPC client, HTTP/2 without TLS
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.tempo = &http.Server{Handler: tempo.Handler(tempoMux, tempoAPI.GRPC()), ReadHeaderTimeout: 10 * time.Second, Protocols: &protocols}
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
 package tempo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -121,15 +122,20 @@ func labelsJSON(ls []traceql.Label) []KeyValue {
 	return out
 }
 
-// runMetrics parses the request and evaluates it; it has written the
-// response when ok is false.
-func (a *API) runMetrics(w http.ResponseWriter, r *http.Request, withStep bool) (res []traceql.Series, ok bool) {
-	q, start, end, step, err := metricsRequest(r.URL.Query(), withStep)
+// evalMetrics parses a metrics request and evaluates it. Client errors and
+// exceeded limits are *requestError or *traceql.LimitError.
+func (a *API) evalMetrics(ctx context.Context, v url.Values, withStep bool) ([]traceql.Series, error) {
+	q, start, end, step, err := metricsRequest(v, withStep)
 	if err != nil {
-		badRequest(w, "%v", err)
-		return nil, false
+		return nil, &requestError{err.Error()}
 	}
-	res, err = q.MetricsRange(r.Context(), a.store, start, end, step)
+	return q.MetricsRange(ctx, a.store, start, end, step)
+}
+
+// runMetrics evaluates the request; it has written the response when ok is
+// false.
+func (a *API) runMetrics(w http.ResponseWriter, r *http.Request, withStep bool) (res []traceql.Series, ok bool) {
+	res, err := a.evalMetrics(r.Context(), r.URL.Query(), withStep)
 	if err != nil {
 		a.metricsError(w, r, err)
 		return nil, false
@@ -174,5 +180,5 @@ func (a *API) metricsError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, le.Msg, http.StatusUnprocessableEntity)
 		return
 	}
-	a.internalError(w, r, err)
+	a.fail(w, r, err)
 }

@@ -2,6 +2,8 @@ package tempo
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -93,54 +95,76 @@ func anyValue(v traceql.Value) (AnyValue, bool) {
 	return AnyValue{}, false
 }
 
+// requestError is a client error: HTTP 400, gRPC InvalidArgument.
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string { return e.msg }
+
+func badParams(format string, args ...any) error {
+	return &requestError{fmt.Sprintf(format, args...)}
+}
+
 func (a *API) search(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
+	out, err := a.runSearch(r.Context(), r.URL.Query())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, out)
+}
+
+// fail writes err as a 400 for client errors, else as internalError does.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var re *requestError
+	if errors.As(err, &re) {
+		badRequest(w, "%s", re.msg)
+		return
+	}
+	a.internalError(w, r, err)
+}
+
+// runSearch serves /api/search (and the streaming Search RPC) from its
+// parameters.
+func (a *API) runSearch(ctx context.Context, v url.Values) (SearchResponse, error) {
+	var out SearchResponse
 	start, end, err := timeRange(v)
 	if err != nil {
-		badRequest(w, "%v", err)
-		return
+		return out, badParams("%v", err)
 	}
 	limit, err := positiveInt("limit", v.Get("limit"), query.DefaultLimit, query.MaxLimit)
 	if err != nil {
-		badRequest(w, "%v", err)
-		return
+		return out, badParams("%v", err)
 	}
 	spss, err := positiveInt("spss", v.Get("spss"), 3, 1000)
 	if err != nil {
-		badRequest(w, "%v", err)
-		return
+		return out, badParams("%v", err)
 	}
 	src := strings.TrimSpace(v.Get("q"))
 	if src == "" {
 		if src, err = tagsQuery(v); err != nil {
-			badRequest(w, "%v", err)
-			return
+			return out, badParams("%v", err)
 		}
 	} else if v.Get("tags") != "" || v.Get("minDuration") != "" || v.Get("maxDuration") != "" {
-		badRequest(w, "q: cannot be combined with tags, minDuration or maxDuration; put the conditions into the TraceQL query")
-		return
+		return out, badParams("q: cannot be combined with tags, minDuration or maxDuration; put the conditions into the TraceQL query")
 	}
 	q, err := traceql.Parse(src)
 	if err != nil {
-		badRequest(w, "invalid TraceQL query: %v", err)
-		return
+		return out, badParams("invalid TraceQL query: %v", err)
 	}
 	if q.IsMetrics() {
-		badRequest(w, "q: metrics queries are served by /api/metrics/query_range")
-		return
+		return out, badParams("q: metrics queries are served by /api/metrics/query_range")
 	}
-	res, err := q.Search(r.Context(), a.engine, start, end, limit)
+	res, err := q.Search(ctx, a.engine, start, end, limit)
 	if err != nil {
-		a.internalError(w, r, err)
-		return
+		return out, err
 	}
-	out := SearchResponse{Traces: make([]TraceSearchMetadata, 0, len(res))}
+	out.Traces = make([]TraceSearchMetadata, 0, len(res))
 	refs := q.Attributes()
 	for _, t := range res {
 		out.Traces = append(out.Traces, traceMetadata(t, refs, spss))
 	}
 	out.Metrics = SearchMetrics{CompletedJobs: 1, TotalJobs: 1}
-	writeJSON(w, out)
+	return out, nil
 }
 
 func traceMetadata(t traceql.Result, refs []*traceql.Attribute, spss int) TraceSearchMetadata {
