@@ -66,18 +66,26 @@ func (p *parser) expectOp(op string) (token, error) {
 
 // ---- pipeline level ----
 
-// levels of pipeline-level binary operators, lowest first.
-func outerLevel(t token) int {
+// opLevel is the precedence of a binary operator, lowest first; 0 for
+// anything else. Field expressions (inside { } and function arguments)
+// have no | and no structural operators.
+func opLevel(t token, field bool) int {
 	if t.kind != tOp {
 		return 0
 	}
 	switch t.text {
 	case "|":
-		return 1
+		if !field {
+			return 1
+		}
 	case "&&", "||":
 		return 2
-	case "=", "!=", "<", "<=", ">", ">=", "=~", "!~", ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "&>", "&<", "&>>", "&<<", "&~":
+	case "=", "!=", "<", "<=", ">", ">=", "=~", "!~":
 		return 3
+	case ">>", "<<", "~", "!>", "!<", "!>>", "!<<", "&>", "&<", "&>>", "&<<", "&~":
+		if !field {
+			return 3
+		}
 	case "+", "-":
 		return 4
 	case "*", "/", "%":
@@ -88,18 +96,22 @@ func outerLevel(t token) int {
 	return 0
 }
 
-func (p *parser) outer(min int) (node, error) {
+// climb parses operands joined by binary operators of at least level min
+// (precedence climbing; ^ is right-associative). join consumes the right
+// operand, parsing it at level next.
+func climb[T any](p *parser, min int, field bool, operand func() (T, error), join func(op token, l T, next int) (T, error)) (T, error) {
+	var zero T
 	if err := p.enter(); err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer func() { p.depth-- }()
-	l, err := p.outerPrimary()
+	l, err := operand()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	for {
 		t := p.peek()
-		lvl := outerLevel(t)
+		lvl := opLevel(t, field)
 		if lvl == 0 || lvl < min {
 			return l, nil
 		}
@@ -108,12 +120,20 @@ func (p *parser) outer(min int) (node, error) {
 		if t.text == "^" {
 			next = lvl
 		}
+		if l, err = join(t, l, next); err != nil {
+			return zero, err
+		}
+	}
+}
+
+func (p *parser) outer(min int) (node, error) {
+	return climb(p, min, false, p.outerPrimary, func(t token, l node, next int) (node, error) {
 		r, err := p.outer(next)
 		if err != nil {
 			return nil, err
 		}
-		l = &binNode{at: t.pos, op: t.text, l: l, r: r}
-	}
+		return &binNode{at: t.pos, op: t.text, l: l, r: r}, nil
+	})
 }
 
 var aggregates = map[string]bool{"count": true, "avg": true, "min": true, "max": true, "sum": true}
@@ -412,60 +432,22 @@ func (p *parser) hints() (map[string]Value, error) {
 
 // ---- field expressions ----
 
-func fieldLevel(t token) int {
-	if t.kind != tOp {
-		return 0
-	}
-	switch t.text {
-	case "&&", "||":
-		return 1
-	case "=", "!=", "<", "<=", ">", ">=", "=~", "!~":
-		return 2
-	case "+", "-":
-		return 3
-	case "*", "/", "%":
-		return 5
-	case "^":
-		return 6
-	}
-	return 0
-}
-
 func (p *parser) field(min int) (FieldExpr, error) {
-	if err := p.enter(); err != nil {
-		return nil, err
-	}
-	defer func() { p.depth-- }()
-	l, err := p.fieldUnary()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		t := p.peek()
-		lvl := fieldLevel(t)
-		if lvl == 0 || lvl < min {
-			return l, nil
-		}
-		p.next()
+	return climb(p, min, true, p.fieldUnary, func(t token, l FieldExpr, next int) (FieldExpr, error) {
 		if (t.text == "=" || t.text == "!=") && p.isIdent("nil") {
 			p.next()
 			op := "notexists"
 			if t.text == "!=" {
 				op = "exists"
 			}
-			l = &Unary{At: t.pos, Op: op, X: l}
-			continue
-		}
-		next := lvl + 1
-		if t.text == "^" {
-			next = lvl
+			return &Unary{At: t.pos, Op: op, X: l}, nil
 		}
 		r, err := p.field(next)
 		if err != nil {
 			return nil, err
 		}
-		l = &Binary{At: t.pos, Op: t.text, L: l, R: r}
-	}
+		return &Binary{At: t.pos, Op: t.text, L: l, R: r}, nil
+	})
 }
 
 func (p *parser) fieldUnary() (FieldExpr, error) {
@@ -489,7 +471,7 @@ func (p *parser) fieldUnary() (FieldExpr, error) {
 			p.next()
 			return &Static{At: t.pos, Val: Value{T: TypeBool}}, nil
 		}
-		x, err := p.field(3)
+		x, err := p.field(4)
 		if err != nil {
 			return nil, err
 		}
