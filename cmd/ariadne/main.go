@@ -85,6 +85,7 @@ func serve(args []string) error {
 	zipkinPort := fs.Int("zipkin-port", def.Ports.Zipkin, "Zipkin API port (span ingest and queries)")
 	samplingPort := fs.Int("sampling-port", def.Ports.Sampling, "Jaeger remote sampling port (GET /sampling?service=NAME)")
 	strategiesFile := fs.String("sampling-strategies-file", def.Sampling.StrategiesFile, "sampling strategies file in Jaeger's format, reloaded when it changes")
+	tempoPort := fs.Int("tempo-port", def.Ports.Tempo, "Tempo-compatible query API port (Grafana's Tempo data source)")
 	walSync := fs.String("wal-sync", def.Storage.WALSync, "WAL fsync policy: always (acknowledge after fsync), interval, never")
 	retention := def.Storage.Retention
 	fs.Var(&retention, "retention", "drop data older than this (e.g. 7d, 36h); 0 keeps data forever")
@@ -125,6 +126,8 @@ func serve(args []string) error {
 			cfg.Ports.Sampling = *samplingPort
 		case "sampling-strategies-file":
 			cfg.Sampling.StrategiesFile = *strategiesFile
+		case "tempo-port":
+			cfg.Ports.Tempo = *tempoPort
 		case "wal-sync":
 			cfg.Storage.WALSync = *walSync
 		case "retention":

@@ -41,6 +41,7 @@ type Ports struct {
 	Query    int `yaml:"query"`
 	Zipkin   int `yaml:"zipkin"`   // Zipkin ingest and query API
 	Sampling int `yaml:"sampling"` // Jaeger remote sampling (HTTP)
+	Tempo    int `yaml:"tempo"`    // Tempo-compatible HTTP API (Grafana's Tempo data source)
 }
 
 // Ingest holds receiver limits.
@@ -95,7 +96,7 @@ func Default() Config {
 	return Config{
 		DataDir:    "./ariadne-data",
 		ListenHost: "127.0.0.1",
-		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686, Zipkin: 9411, Sampling: 5778},
+		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686, Zipkin: 9411, Sampling: 5778, Tempo: 3200},
 		Ingest: Ingest{
 			MaxRequestBytes:       16 << 20,
 			MaxAttributesPerSpan:  128,
@@ -154,7 +155,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("listen_host: %q is not an IP address (use 127.0.0.1, or 0.0.0.0 for all interfaces)", c.ListenHost)
 	}
 	for name, p := range map[string]int{"ports.otlp_grpc": c.Ports.OTLPGRPC, "ports.otlp_http": c.Ports.OTLPHTTP, "ports.query": c.Ports.Query,
-		"ports.zipkin": c.Ports.Zipkin, "ports.sampling": c.Ports.Sampling} {
+		"ports.zipkin": c.Ports.Zipkin, "ports.sampling": c.Ports.Sampling, "ports.tempo": c.Ports.Tempo} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("%s: %d is not a port", name, p)
 		}

@@ -57,6 +57,7 @@ type server struct {
 	httpAddr string
 	queryURL string
 	zipkin   string // Zipkin API base URL
+	tempoURL string
 	log      *bytes.Buffer
 	exited   chan struct{}
 	args     []string
@@ -83,8 +84,11 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
 	s.httpAddr = fmt.Sprintf("127.0.0.1:%d", hp)
 	s.queryURL = fmt.Sprintf("http://127.0.0.1:%d", qp)
+	tp := freePort(t)
+	s.tempoURL = fmt.Sprintf("http://127.0.0.1:%d", tp)
 	all := append([]string{"serve", "--data-dir", dataDir,
-		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp), "--zipkin-port", strconv.Itoa(zp)}, args...)
+		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp), "--zipkin-port", strconv.Itoa(zp),
+		"--tempo-port", strconv.Itoa(tp)}, args...)
 	if !hasFlag(args, "--sampling-port") {
 		all = append(all, "--sampling-port", strconv.Itoa(freePort(t)))
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ariadne-tracing/ariadne/internal/api"
 	"github.com/ariadne-tracing/ariadne/internal/api/jaeger"
+	"github.com/ariadne-tracing/ariadne/internal/api/tempo"
 	"github.com/ariadne-tracing/ariadne/internal/api/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
@@ -45,6 +46,8 @@ type Server struct {
 	started atomic.Bool
 
 	sampling *samplingEndpoint
+	tempo    *http.Server // Tempo-compatible API
+	tempoLn  net.Listener
 }
 
 // New validates cfg, opens the store and builds the components.
@@ -119,6 +122,14 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	tempoMux := http.NewServeMux()
+	tempoAPI := tempo.New(db, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load)
+	tempoAPI.Register(tempoMux)
+	// HTTP/1.1 and, for Grafana's streaming gRPC client, HTTP/2 without TLS
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.tempo = &http.Server{Handler: tempo.Handler(tempoMux, tempoAPI.GRPC()), ReadHeaderTimeout: 10 * time.Second, Protocols: &protocols}
 	return s, nil
 }
 
@@ -136,17 +147,24 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("query API listen: %w", err)
 	}
 	s.ln = ln
+	if s.tempoLn, err = net.Listen("tcp", s.cfg.Addr(s.cfg.Ports.Tempo)); err != nil {
+		ln.Close()
+		return fmt.Errorf("tempo API listen: %w", err)
+	}
 	if err := s.recv.Start(ctx); err != nil {
 		ln.Close()
+		s.tempoLn.Close()
 		return err
 	}
 	if err := s.zipkin.Start(ctx); err != nil {
 		ln.Close()
+		s.tempoLn.Close()
 		_ = s.recv.Shutdown(ctx)
 		return err
 	}
 	if err := s.sampling.Start(ctx); err != nil {
 		ln.Close()
+		s.tempoLn.Close()
 		_ = s.recv.Shutdown(ctx)
 		_ = s.zipkin.Shutdown(ctx)
 		return err
@@ -157,8 +175,13 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("query API stopped", "err", err)
 		}
 	}()
+	go func() {
+		if err := s.tempo.Serve(s.tempoLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("tempo API stopped", "err", err)
+		}
+	}()
 	s.ready.Store(true)
-	s.log.Info("ariadne ready",
+	s.log.Info("ariadne ready", "tempo", s.tempoLn.Addr().String(),
 		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
 		"query", ln.Addr().String(), "zipkin", s.zipkin.Addr().String(), "sampling", s.sampling.addr(),
 		"data_dir", s.cfg.DataDir)
@@ -182,6 +205,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("query API: %w", err))
+		}
+		if err := s.tempo.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tempo API: %w", err))
 		}
 	}
 	if err := s.db.Shutdown(ctx); err != nil {
