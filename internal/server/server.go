@@ -24,6 +24,7 @@ import (
 	"github.com/ariadne-tracing/ariadne/internal/ingest/otlp"
 	"github.com/ariadne-tracing/ariadne/internal/store"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
+	"github.com/ariadne-tracing/ariadne/web"
 )
 
 // Server is the all-in-one server. New opens (and recovers) the store;
@@ -101,6 +102,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle("GET /", web.Handler()) // the web UI; more specific routes above win
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }

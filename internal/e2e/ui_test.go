@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+const (
+	xssHTML = `<img src=x onerror="window.__xss=1">`
+	xssURL  = `javascript:window.__xss=2`
+	xssName = `render <img src=x onerror="window.__xss=3">`
+)
+
+// uiTraces are two checkout traces sent with the OpenTelemetry Go SDK over
+// OTLP/HTTP, one tracer provider per service, with fixed timestamps.
+type uiTraces struct {
+	a, b string // trace IDs
+}
+
+func seedUITraces(t *testing.T, srv *server) uiTraces {
+	t.Helper()
+	ctx := context.Background()
+	providers := map[string]*sdktrace.TracerProvider{}
+	tracer := func(service string) trace.Tracer {
+		tp := providers[service]
+		if tp == nil {
+			exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(srv.httpAddr), otlptracehttp.WithInsecure())
+			require.NoError(t, err)
+			tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+				sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service))))
+			providers[service] = tp
+		}
+		return tp.Tracer("ui-test")
+	}
+	t0 := time.Now().Add(-2 * time.Minute).Truncate(time.Millisecond)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	span := func(ctx context.Context, service, name string, from, to int, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+		return tracer(service).Start(ctx, name, trace.WithTimestamp(at(from)), trace.WithAttributes(attrs...))
+	}
+	end := func(s trace.Span, ms int) { s.End(trace.WithTimestamp(at(ms))) }
+
+	// Trace B first, so that a span of A can link to it.
+	bctx, broot := span(ctx, "frontend", "GET /checkout", 0, 60, attribute.String("customer.tier", "silver"))
+	pctx, place := span(bctx, "checkout", "PlaceOrder", 5, 50)
+	_, cache := span(pctx, "checkout", "cache lookup", 10, 20)
+	end(cache, 20)
+	end(place, 50)
+	end(broot, 60)
+
+	actx, root := span(ctx, "frontend", "GET /checkout", 0, 100,
+		attribute.String("customer.tier", "gold"), attribute.String("http.route", "/checkout"),
+		attribute.String("xss.html", xssHTML), attribute.String("xss.url", xssURL))
+	pctx, place = span(actx, "checkout", "PlaceOrder", 5, 80)
+	_, sel := span(pctx, "checkout", "SELECT orders", 10, 30, attribute.String("db.system", "postgresql"))
+	end(sel, 30)
+	_, charge := span(pctx, "payment", "Charge", 35, 75)
+	charge.AddEvent("exception", trace.WithTimestamp(at(70)), trace.WithAttributes(attribute.String("exception.message", "card declined")))
+	charge.SetStatus(codes.Error, "card declined")
+	_, audit := span(pctx, "checkout", "audit", 40, 50)
+	end(audit, 50)
+	end(charge, 75)
+	end(place, 80)
+	_, render := tracer("frontend").Start(actx, xssName, trace.WithTimestamp(at(82)),
+		trace.WithLinks(trace.Link{SpanContext: broot.SpanContext()}))
+	end(render, 95)
+	end(root, 100)
+	for _, tp := range providers {
+		require.NoError(t, tp.Shutdown(ctx))
+	}
+	return uiTraces{a: root.SpanContext().TraceID().String(), b: broot.SpanContext().TraceID().String()}
+}
+
+// TestUI drives the embedded web UI in a real Chromium against the real
+// binary: search, the trace page with its views, span details, critical
+// path, find, comparison, dark theme, opening a file and inert user data.
+func TestUI(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "")
+	tr := seedUITraces(t, srv)
+	u := srv.queryURL
+	rows := `document.querySelectorAll('[data-testid=span-row]').length`
+
+	t.Run("serves the app on client routes without shadowing the API", func(t *testing.T) {
+		for path, want := range map[string]int{"/": 200, "/search": 200, "/trace/" + tr.a: 200, "/api/v1/nope": 404, "/metrics": 200} {
+			resp, err := http.Get(u + path)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, want, resp.StatusCode, path)
+			if path == "/metrics" || path == "/api/v1/nope" {
+				require.NotContains(t, string(body), "<div id=\"root\">", path)
+			} else {
+				require.Contains(t, string(body), "<div id=\"root\">", path)
+			}
+		}
+	})
+
+	t.Run("search by service lists both traces with scatter plot", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/search?service=frontend&lookback=1h")
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 2`, "two results", 15*time.Second)
+		require.Equal(t, 1, b.count(`[data-testid=result][data-trace-id="`+tr.a+`"].has-error`), "trace A is marked as having errors")
+		require.True(t, eval[bool](b, hasText(`[data-trace-id="`+tr.a+`"]`, "6 spans")))
+		require.True(t, eval[bool](b, hasText(`[data-trace-id="`+tr.a+`"]`, "1 errors")))
+		require.True(t, eval[bool](b, hasText(`[data-trace-id="`+tr.a+`"] .svc-tag`, "payment (1)")))
+		require.Equal(t, 2, b.count(`[data-testid=scatter] circle`))
+		require.Equal(t, 1, b.count(`[data-testid=scatter] circle.error`))
+		b.screenshot("search.png")
+		// Sorting by most spans puts A (6 spans) before B (3).
+		first := eval[string](b, `document.querySelector('[data-testid=result]').dataset.traceId`)
+		require.NotEmpty(t, first)
+		b.do(chromedp.SetValue(chromedp.CSS(`select[name=sort]`), "spans"))
+		b.waitFor(`new URLSearchParams(location.search).get('sort') === 'spans'`, "sort in URL", 5*time.Second)
+		b.waitFor(`document.querySelector('[data-testid=result]').dataset.traceId === `+js(tr.a), "A first by span count", 5*time.Second)
+		// A click on a scatter dot opens the trace.
+		b.do(chromedp.Click(chromedp.CSS(`[data-testid=scatter] circle[data-trace-id="` + tr.b + `"]`)))
+		b.waitFor(`location.pathname === `+js("/trace/"+tr.b), "trace B opened from the scatter plot", 5*time.Second)
+	})
+
+	t.Run("search by attribute", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/search?attr=customer.tier%3Dgold&lookback=1h")
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 1`, "one result", 15*time.Second)
+		require.Equal(t, 1, b.count(`[data-testid=result][data-trace-id="`+tr.a+`"]`))
+		// The form shows the filter from the URL.
+		require.Equal(t, "customer.tier=gold", eval[string](b, `document.querySelector('input[name=attr]').value`))
+		// A bad filter shows the API's error, as text.
+		b.open(u + "/search?minDuration=fast&lookback=1h")
+		b.waitFor(hasText(`[role=alert]`, "minDuration"), "error naming the parameter", 10*time.Second)
+	})
+
+	t.Run("trace page waterfall, collapse and expand", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		require.Equal(t, "6", eval[string](b, `document.querySelector('[data-testid=span-count]').textContent`))
+		require.Equal(t, "1", eval[string](b, `document.querySelector('[data-testid=error-count]').textContent`))
+		require.Equal(t, "100ms", eval[string](b, `document.querySelector('[data-testid=trace-duration]').textContent`))
+		require.Equal(t, 1, b.count(`[data-testid=error-mark]`))
+		require.Equal(t, 1, b.rowsWhere(`r.classList.contains('error') && r.textContent.includes('Charge')`))
+		// Pre-order, children by start time.
+		require.Equal(t, []string{"GET /checkout", "PlaceOrder", "SELECT orders", "Charge", "audit", xssName},
+			eval[[]string](b, `[...document.querySelectorAll('[data-testid=span-row] .span-name')].map(e => e.textContent)`))
+		b.click(`[data-testid=span-row] [data-testid=toggle]`) // collapse the root
+		b.waitFor(rows+` === 1`, "root collapsed", 5*time.Second)
+		require.Contains(t, eval[string](b, `location.search`), "toggle=")
+		b.click(`[data-testid=expand-all]`)
+		b.waitFor(rows+` === 6`, "expanded again", 5*time.Second)
+		b.do(chromedp.SetValue(chromedp.CSS(`[data-testid=depth-select]`), "2"))
+		b.waitFor(rows+` === 3`, "two levels: root, PlaceOrder, render", 5*time.Second)
+		b.click(`[data-testid=collapse-all]`)
+		b.waitFor(rows+` === 1`, "all collapsed", 5*time.Second)
+		// The view survives a reload: it is in the URL.
+		b.open(eval[string](b, `location.href`))
+		b.waitFor(rows+` === 1`, "still collapsed after reload", 15*time.Second)
+		b.click(`[data-testid=expand-all]`)
+		b.waitFor(rows+` === 6`, "expanded", 5*time.Second)
+	})
+
+	t.Run("critical path toggle", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		// audit runs in parallel with Charge: every span but audit is on the path.
+		require.Equal(t, 5, b.count(`[data-testid=span-row].critical`))
+		require.Equal(t, 0, b.rowsWhere(`r.classList.contains('critical') && r.querySelector('.span-name').textContent === 'audit'`))
+		b.click(`[data-testid=cp-toggle]`)
+		b.waitFor(`document.querySelectorAll('[data-testid=span-row].critical').length === 0`, "critical path off", 5*time.Second)
+		require.Contains(t, eval[string](b, `location.search`), "cp=0")
+	})
+
+	t.Run("span details render user data as text", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		b.click(`[data-testid=span-row]`) // the root
+		b.waitFor(`!!document.querySelector('[data-testid=span-detail]')`, "detail panel", 5*time.Second)
+		require.Equal(t, "GET /checkout", eval[string](b, `document.querySelector('[data-testid=span-detail-name]').textContent`))
+		require.True(t, eval[bool](b, hasText(`[data-testid=attrs-span] td`, xssHTML)), "the HTML attribute value appears as text")
+		require.True(t, eval[bool](b, hasText(`[data-testid=attrs-span] td`, xssURL)))
+		require.True(t, eval[bool](b, hasText(`[data-testid=span-row] .span-name`, xssName)), "the HTML span name appears as text")
+		require.Equal(t, 0, b.count(`img`), "no element was created from user data")
+		require.Equal(t, 0, b.count(`a[href^="javascript"]`))
+		require.True(t, eval[bool](b, `window.__xss === undefined`))
+		// The attribute filter narrows the table.
+		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=attr-filter]`), "tier"))
+		b.waitFor(`document.querySelectorAll('[data-testid=attrs-span] tr').length === 1`, "one filtered attribute", 5*time.Second)
+		// The error span: status message, self time and its event relative to the trace start.
+		b.open(u + "/trace/" + tr.a + "?span=" + eval[string](b, `[...document.querySelectorAll('[data-testid=span-row]')].find(r => r.textContent.includes('Charge')).dataset.spanId`))
+		b.waitFor(`!!document.querySelector('[data-testid=span-detail]')`, "detail from URL", 15*time.Second)
+		require.Equal(t, "error: card declined", eval[string](b, `document.querySelector('[data-testid=span-status]').textContent`))
+		require.Equal(t, "40ms", eval[string](b, `document.querySelector('[data-testid=self-time]').textContent`))
+		require.True(t, eval[bool](b, hasText(`[data-testid=span-detail] .events li`, "+70ms exception")))
+		b.screenshot("trace.png")
+	})
+
+	t.Run("span link opens the linked trace", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		b.click(`[data-testid=span-row]:last-child`)
+		b.do(chromedp.Click(chromedp.CSS(`[data-testid=span-link]`)))
+		b.waitFor(`location.pathname === `+js("/trace/"+tr.b), "linked trace", 10*time.Second)
+		b.waitFor(rows+` === 3`, "trace B rows", 15*time.Second)
+		require.Equal(t, 1, b.count(`[data-testid=span-row].selected`), "the linked span is selected")
+	})
+
+	t.Run("find in trace is linkable", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a + "?uiFind=postgres")
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		require.Equal(t, "1 match", eval[string](b, `document.querySelector('[data-testid=find-count]').textContent`))
+		require.Equal(t, 1, b.rowsWhere(`r.classList.contains('match') && r.textContent.includes('SELECT orders')`))
+		// Typing updates the URL.
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=find-input]`), "checkout"))
+		b.waitFor(`new URLSearchParams(location.search).get('uiFind') === 'checkout'`, "uiFind in URL", 5*time.Second)
+		b.waitFor(`document.querySelectorAll('[data-testid=span-row].match').length === 4`, "four checkout matches", 5*time.Second)
+	})
+
+	t.Run("statistics and flame graph views", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		b.click(`[data-testid=view-stats]`)
+		b.waitFor(`document.querySelectorAll('[data-testid=stats-table] tbody tr').length === 6`, "six stats rows", 5*time.Second)
+		require.True(t, eval[bool](b, `[...document.querySelectorAll('[data-testid=stats-table] tbody tr')].some(r => r.textContent.startsWith('paymentCharge1'))`))
+		require.Equal(t, "stats", eval[string](b, `new URLSearchParams(location.search).get('view')`))
+		b.click(`[data-testid=view-flame]`)
+		b.waitFor(`document.querySelector('[data-testid=flame] canvas')?.height > 0`, "flame graph canvas", 5*time.Second)
+		// The root box is drawn at the top left: its pixel is not transparent.
+		require.True(t, eval[bool](b, `(() => { const c = document.querySelector('[data-testid=flame] canvas'); return c.getContext('2d').getImageData(5, 5, 1, 1).data[3] > 0 })()`))
+	})
+
+	t.Run("compare two traces", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a + "..." + tr.b)
+		b.waitFor(`!!document.querySelector('[data-testid=compare-summary]')`, "comparison", 15*time.Second)
+		require.Equal(t, "only in A: 4 only in B: 1 in both: 2", eval[string](b, `document.querySelector('[data-testid=compare-summary]').textContent`))
+		require.Equal(t, 7, b.count(`[data-testid=diff-row]`))
+		// The root took 100ms in A and 60ms in B.
+		require.True(t, eval[bool](b, hasText(`[data-testid=diff-row].both`, "-40ms")))
+		require.Equal(t, 4, b.count(`[data-testid=diff-row].only-a`))
+	})
+
+	t.Run("dark theme", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		before := eval[string](b, `getComputedStyle(document.body).backgroundColor`)
+		b.click(`[data-testid=theme-toggle]`)
+		b.waitFor(`document.documentElement.dataset.theme === 'dark'`, "dark theme", 5*time.Second)
+		after := eval[string](b, `getComputedStyle(document.body).backgroundColor`)
+		require.NotEqual(t, before, after)
+		require.Equal(t, "rgb(18, 21, 27)", after)
+		b.screenshot("trace-dark.png")
+		b.click(`[data-testid=theme-toggle]`)
+		b.waitFor(`document.documentElement.dataset.theme === 'light'`, "light again", 5*time.Second)
+	})
+
+	t.Run("open a Jaeger JSON file without storing it", func(t *testing.T) {
+		b := browser.with(t)
+		doc := map[string]any{"data": []any{map[string]any{
+			"traceID": "00000000000000000000000000abcdef",
+			"spans": []any{
+				map[string]any{"traceID": "abcdef", "spanID": "0000000000000001", "operationName": "from-file-root", "startTime": 1700000000000000, "duration": 5000, "processID": "p1", "references": []any{}},
+				map[string]any{"traceID": "abcdef", "spanID": "0000000000000002", "operationName": "from-file-child", "startTime": 1700000000001000, "duration": 2000, "processID": "p1",
+					"references": []any{map[string]any{"refType": "CHILD_OF", "traceID": "abcdef", "spanID": "0000000000000001"}},
+					"tags":       []any{map[string]any{"key": "error", "type": "bool", "value": true}}},
+			},
+			"processes": map[string]any{"p1": map[string]any{"serviceName": "file-svc"}},
+		}}}
+		body, err := json.Marshal(doc)
+		require.NoError(t, err)
+		f := filepath.Join(t.TempDir(), "trace.json")
+		require.NoError(t, os.WriteFile(f, body, 0o644))
+		b.open(u + "/search")
+		b.do(chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=open-file]`), []string{f}, chromedp.NodeReady))
+		b.waitFor(`location.pathname === '/file'`, "file view", 10*time.Second)
+		b.waitFor(rows+` === 2`, "two rows from the file", 10*time.Second)
+		require.Equal(t, 1, b.count(`[data-testid=error-mark]`))
+		require.True(t, eval[bool](b, hasText(`[data-testid=trace-header]`, "not stored")))
+		// Nothing was stored.
+		var res searchResponse
+		require.Equal(t, 200, srv.getJSON("/api/v1/search?service=file-svc", &res))
+		require.Empty(t, res.Traces)
+	})
+}
