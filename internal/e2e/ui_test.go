@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -171,6 +172,25 @@ func TestUI(t *testing.T) {
 		b.waitFor(rows+` === 1`, "still collapsed after reload", 15*time.Second)
 		b.click(`[data-testid=expand-all]`)
 		b.waitFor(rows+` === 6`, "expanded", 5*time.Second)
+	})
+
+	t.Run("minimap selects and moves the time window", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		drag := func(from, to float64) {
+			eval[int](b, fmt.Sprintf(`(() => {
+				const m = document.querySelector('[data-testid=minimap]'); const r = m.getBoundingClientRect();
+				const ev = (type, f) => m.dispatchEvent(new PointerEvent(type, {bubbles: true, clientX: r.left + f * r.width, clientY: r.top + 10, pointerId: 1}));
+				ev('pointerdown', %g); ev('pointermove', %g); ev('pointerup', %g); return 0 })()`, from, to, to))
+		}
+		drag(0.1, 0.5) // select 10%..50% of the trace
+		b.waitFor(`new URLSearchParams(location.search).get('vs') === '0.1000' && new URLSearchParams(location.search).get('ve') === '0.5000'`, "window in URL", 5*time.Second)
+		require.Equal(t, "10ms", eval[string](b, `document.querySelector('.ruler .tick').textContent`), "the ruler starts at the window")
+		drag(0.3, 0.4) // drag the window 10% to the right
+		b.waitFor(`new URLSearchParams(location.search).get('vs') === '0.2000' && new URLSearchParams(location.search).get('ve') === '0.6000'`, "moved window in URL", 5*time.Second)
+		// render (82ms..95ms) is outside the window: its bar starts right of the visible range.
+		require.True(t, eval[bool](b, `parseFloat([...document.querySelectorAll('[data-testid=span-row]')].pop().querySelector('.bar').style.left) > 100`))
 	})
 
 	t.Run("critical path toggle", func(t *testing.T) {

@@ -67,10 +67,12 @@ export async function attributeValues(key: string): Promise<string[]> {
   return (r.values ?? []).map((v) => v.value);
 }
 
-// fetchTrace returns the trace's spans and the raw OTLP/JSON text.
-export async function fetchTrace(id: string, signal?: AbortSignal): Promise<{ spans: Span[]; raw: string }> {
+// fetchTrace returns the trace's spans, the raw OTLP/JSON text and when
+// the response body had arrived (performance.now()).
+export async function fetchTrace(id: string, signal?: AbortSignal): Promise<{ spans: Span[]; raw: string; arrived: number; parseMs: number }> {
   const r = await fetch(`/api/v1/traces/${encodeURIComponent(id)}`, { signal });
   const raw = await r.text();
+  const arrived = performance.now();
   if (!r.ok) {
     let msg = r.statusText;
     try {
@@ -80,5 +82,6 @@ export async function fetchTrace(id: string, signal?: AbortSignal): Promise<{ sp
     }
     throw new APIError(r.status, msg);
   }
-  return { spans: parseOTLP(JSON.parse(raw)), raw };
+  const spans = parseOTLP(JSON.parse(raw));
+  return { spans, raw, arrived, parseMs: performance.now() - arrived };
 }

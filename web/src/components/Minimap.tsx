@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef } from "react";
 import type { Tree } from "../tree";
 import { serviceColor } from "../format";
 
@@ -8,7 +8,8 @@ import { serviceColor } from "../format";
 export function Minimap({ tree, view, onView }: { tree: Tree; view: [number, number]; onView: (v: [number, number], done: boolean) => void }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const box = useRef<HTMLDivElement>(null);
-  const [drag, setDrag] = useState<null | { mode: "move" | "select"; x0: number; v0: [number, number] }>(null);
+  // The drag in progress (a ref: pointer events can come faster than renders).
+  const dragRef = useRef<null | { mode: "move" | "select"; x0: number; v0: [number, number] }>(null);
   const H = 56;
 
   useEffect(() => {
@@ -40,10 +41,16 @@ export function Minimap({ tree, view, onView }: { tree: Tree; view: [number, num
   };
   const onDown = (e: React.PointerEvent) => {
     const f = frac(e.clientX);
-    (e.target as Element).setPointerCapture?.(e.pointerId);
-    setDrag({ mode: f >= view[0] && f <= view[1] ? "move" : "select", x0: f, v0: view });
+    try {
+      (e.target as Element).setPointerCapture(e.pointerId);
+    } catch {
+      /* synthetic events have no active pointer */
+    }
+    const whole = view[0] === 0 && view[1] === 1;
+    dragRef.current = { mode: !whole && f >= view[0] && f <= view[1] ? "move" : "select", x0: f, v0: view };
   };
   const next = (clientX: number): [number, number] => {
+    const drag = dragRef.current;
     if (!drag) return view;
     const f = frac(clientX);
     if (drag.mode === "move") {
@@ -61,10 +68,10 @@ export function Minimap({ tree, view, onView }: { tree: Tree; view: [number, num
       ref={box}
       data-testid="minimap"
       onPointerDown={onDown}
-      onPointerMove={(e) => drag && onView(next(e.clientX), false)}
+      onPointerMove={(e) => dragRef.current && onView(next(e.clientX), false)}
       onPointerUp={(e) => {
-        if (drag) onView(next(e.clientX), true);
-        setDrag(null);
+        if (dragRef.current) onView(next(e.clientX), true);
+        dragRef.current = null;
       }}
       onDoubleClick={() => onView([0, 1], true)}
       title="Drag to select a time window; drag the window to move it; double-click to reset"

@@ -87,6 +87,7 @@ export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect,
         style={{ top: i * ROW_HEIGHT }}
         data-testid="span-row"
         data-span-id={s.spanID}
+        data-row={i}
         onClick={() => onSelect(s.spanID)}
       >
         <div className="name-col" style={{ paddingLeft: 4 + Math.min(n.depth, 40) * 12 }} title={`${s.service}: ${s.name}`}>
@@ -147,7 +148,7 @@ export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect,
         </div>
       </div>
       <div className="wf-scroll" ref={scroller} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)} data-testid="waterfall">
-        <div className="wf-inner" style={{ height: rows.length * ROW_HEIGHT }}>
+        <div className="wf-inner" style={{ height: rows.length * ROW_HEIGHT }} data-rows={rows.length}>
           {visible}
         </div>
       </div>
