@@ -129,6 +129,14 @@ func TestUI(t *testing.T) {
 		b.do(chromedp.SetValue(chromedp.CSS(`select[name=sort]`), "spans"))
 		b.waitFor(`new URLSearchParams(location.search).get('sort') === 'spans'`, "sort in URL", 5*time.Second)
 		b.waitFor(`document.querySelector('[data-testid=result]').dataset.traceId === `+js(tr.a), "A first by span count", 5*time.Second)
+		// Pick both traces for comparison.
+		b.click(`[data-trace-id="` + tr.a + `"] input[type=checkbox]`)
+		b.click(`[data-trace-id="` + tr.b + `"] input[type=checkbox]`)
+		b.waitFor(`!document.querySelector('[data-testid=compare-picked]').disabled`, "compare enabled", 5*time.Second)
+		b.click(`[data-testid=compare-picked]`)
+		b.waitFor(`location.pathname === `+js("/trace/"+tr.a+"..."+tr.b), "comparison opened", 5*time.Second)
+		b.do(chromedp.NavigateBack())
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 2`, "back to the results", 15*time.Second)
 		// A click on a scatter dot opens the trace.
 		b.do(chromedp.Click(chromedp.CSS(`[data-testid=scatter] circle[data-trace-id="` + tr.b + `"]`)))
 		b.waitFor(`location.pathname === `+js("/trace/"+tr.b), "trace B opened from the scatter plot", 5*time.Second)

@@ -20,7 +20,8 @@ export function ScatterPlot({ traces, onOpen }: { traces: TraceSummary[]; onOpen
   const sy = (v: number) => H - pad.b - (v / y1) * (H - pad.t - pad.b);
   const maxSpans = Math.max(...traces.map((t) => t.spanCount));
   const ticks = [0, 0.5, 1];
-  const timeLabel = (ms: number) => fmtTime(ms * 1000).slice(11, 19);
+  // hh:mm:ss, with milliseconds when the results span less than a minute
+  const timeLabel = (ms: number) => fmtTime(ms * 1000).slice(11, x1 - x0 < 60e3 ? 23 : 19);
   return (
     <div className="panel scatter">
       <svg viewBox={`0 0 ${W} ${H}`} width="100%" height={H} role="img" aria-label="Trace durations over time" data-testid="scatter">
