@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -275,6 +276,39 @@ func TestUI(t *testing.T) {
 		b.waitFor(`document.querySelector('[data-testid=flame] canvas')?.height > 0`, "flame graph canvas", 5*time.Second)
 		// The root box is drawn at the top left: its pixel is not transparent.
 		require.True(t, eval[bool](b, `(() => { const c = document.querySelector('[data-testid=flame] canvas'); return c.getContext('2d').getImageData(5, 5, 1, 1).data[3] > 0 })()`))
+	})
+
+	t.Run("download the trace as OTLP JSON and open it again", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		// Catch the downloaded blob instead of saving it.
+		eval[int](b, `(() => { const orig = URL.createObjectURL; URL.createObjectURL = (blob) => { window.__download = blob; return orig(blob) }; return 0 })()`)
+		b.click(`[data-testid=download]`)
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		defer cancel()
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__download.text()`, chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(text))
+		require.NoError(t, err, "the download is OTLP/JSON")
+		require.Equal(t, 6, td.SpanCount())
+		// Open the downloaded file: the same trace, from the file.
+		f := filepath.Join(t.TempDir(), "download.json")
+		require.NoError(t, os.WriteFile(f, []byte(text), 0o644))
+		b.do(chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=open-file]`), []string{f}, chromedp.NodeReady))
+		b.waitFor(`location.pathname === '/file'`, "file view", 10*time.Second)
+		b.waitFor(rows+` === 6`, "six rows from the file", 10*time.Second)
+		require.Equal(t, 5, b.count(`[data-testid=span-row].critical`))
+		require.Equal(t, 1, b.count(`[data-testid=error-mark]`))
+	})
+
+	t.Run("Jaeger UI search links", func(t *testing.T) {
+		b := browser.with(t)
+		startUs := time.Now().Add(-time.Hour).UnixMicro()
+		endUs := time.Now().Add(time.Minute).UnixMicro()
+		b.open(fmt.Sprintf("%s/search?service=frontend&operation=GET%%20%%2Fcheckout&tags=%%7B%%22customer.tier%%22%%3A%%22silver%%22%%7D&lookback=custom&start=%d&end=%d&limit=20", u, startUs, endUs))
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 1`, "one result", 15*time.Second)
+		require.Equal(t, 1, b.count(`[data-testid=result][data-trace-id="`+tr.b+`"]`))
 	})
 
 	t.Run("compare two traces", func(t *testing.T) {

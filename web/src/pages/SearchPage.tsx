@@ -55,8 +55,8 @@ function formFromQuery(q: URLSearchParams): Form {
     durationScope: q.get("durationScope") ?? "span",
     status: q.get("status") ?? "",
     lookback: q.get("lookback") ?? "1h",
-    start: q.get("start") ?? "",
-    end: q.get("end") ?? "",
+    start: localInput(q.get("start") ?? ""),
+    end: localInput(q.get("end") ?? ""),
     limit: q.get("limit") ?? "20",
     sort: q.get("sort") ?? "recent",
   };
@@ -105,6 +105,15 @@ function apiParams(f: Form, nowMs: number): URLSearchParams {
   }
   p.set("limit", f.limit || "20");
   return p;
+}
+
+// Jaeger UI links carry start and end as Unix microseconds; the form's
+// datetime inputs want local date and time.
+function localInput(v: string): string {
+  if (!/^\d+$/.test(v)) return v;
+  const d = new Date(Number(v) / 1000);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 const sorts: Record<string, (a: api.TraceSummary, b: api.TraceSummary) => number> = {
