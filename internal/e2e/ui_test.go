@@ -82,8 +82,14 @@ func seedUITraces(t *testing.T, srv *server) uiTraces {
 		trace.WithLinks(trace.Link{SpanContext: broot.SpanContext()}))
 	end(render, 95)
 	end(root, 100)
-	for _, tp := range providers {
-		require.NoError(t, tp.Shutdown(ctx))
+	// 16 one-span traces of another service that all carry ui.region, so
+	// that autocomplete (which samples recent spans) knows its value.
+	for i := range 16 {
+		_, s := span(ctx, "autocomplete", "tick", 200+i, 201+i, attribute.String("ui.region", "eu-test"))
+		end(s, 201+i)
+	}
+	for _, svc := range []string{"frontend", "checkout", "payment", "autocomplete"} {
+		require.NoError(t, providers[svc].Shutdown(ctx))
 	}
 	return uiTraces{a: root.SpanContext().TraceID().String(), b: broot.SpanContext().TraceID().String()}
 }
@@ -150,6 +156,12 @@ func TestUI(t *testing.T) {
 		require.Equal(t, 1, b.count(`[data-testid=result][data-trace-id="`+tr.a+`"]`))
 		// The form shows the filter from the URL.
 		require.Equal(t, "customer.tier=gold", eval[string](b, `document.querySelector('input[name=attr]').value`))
+		// Autocomplete: attribute keys, then the key's values once an operator is typed.
+		b.open(u + "/search?service=frontend&lookback=1h")
+		b.waitFor(`!!document.querySelector('#attr-list-0 option[value="ui.region"]')`, "attribute keys offered", 10*time.Second)
+		b.do(chromedp.SendKeys(chromedp.CSS(`input[name=attr]`), "ui.region="))
+		b.waitFor(`!!document.querySelector('#attr-list-0 option[value="ui.region=eu-test"]')`, "attribute values offered", 10*time.Second)
+		b.waitFor(`[...document.querySelectorAll('#ops option')].some(o => o.value === 'GET /checkout') && [...document.querySelectorAll('#ops option')].some(o => o.value.startsWith('render <img'))`, "span names of the service offered", 10*time.Second)
 		// A bad filter shows the API's error, as text.
 		b.open(u + "/search?minDuration=fast&lookback=1h")
 		b.waitFor(hasText(`[role=alert]`, "minDuration"), "error naming the parameter", 10*time.Second)
