@@ -60,6 +60,8 @@ describe("buildTree", () => {
   it("keeps a child that starts before its parent (clock skew) in the tree", () => {
     const t = buildTree([span("a", "", 100, 200), span("b", "a", 90, 150)]);
     expect(t.byID.get("b")!.parent!.span.spanID).toBe("a");
+    expect(t.byID.get("b")!.skew).toBe(true);
+    expect(t.byID.get("a")!.skew).toBe(false);
     expect(t.start).toBe(90);
     // self time clips the child to the parent: 100..150 covered
     expect(t.byID.get("a")!.selfTime).toBe(50);

@@ -13,6 +13,7 @@ export interface Node {
   size: number; // nodes in this subtree, including itself
   selfTime: number; // microseconds not covered by children
   orphan: boolean; // has a parent ID whose span is not in the trace
+  skew: boolean; // starts before or ends after its parent (clock skew between hosts?)
 }
 
 export interface Tree {
@@ -33,7 +34,7 @@ const byStart = (a: Node, b: Node) => a.span.start - b.span.start || a.span.end 
 // the unreachable spans roots too.
 export function buildTree(spans: Span[]): Tree {
   const byID = new Map<string, Node>();
-  const nodes: Node[] = spans.map((span) => ({ span, index: 0, depth: 0, parent: null, children: [], size: 1, selfTime: 0, orphan: false }));
+  const nodes: Node[] = spans.map((span) => ({ span, index: 0, depth: 0, parent: null, children: [], size: 1, selfTime: 0, orphan: false, skew: false }));
   for (const n of nodes) if (!byID.has(n.span.spanID)) byID.set(n.span.spanID, n);
   const roots: Node[] = [];
   for (const n of nodes) {
@@ -95,7 +96,11 @@ export function buildTree(spans: Span[]): Tree {
   for (let i = order.length - 1; i >= 0; i--) {
     const n = order[i];
     n.selfTime = selfTime(n);
-    if (n.parent) n.parent.size += n.size;
+    const p = n.parent;
+    if (p) {
+      p.size += n.size;
+      n.skew = n.span.start < p.span.start || n.span.end > p.span.end;
+    }
   }
   if (order.length === 0) start = end = 0;
   return { roots, order, byID, start, end, maxDepth, services, errors };

@@ -121,8 +121,13 @@ export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect,
               orphan
             </span>
           )}
+          {n.skew && (
+            <span className="tag" title="Starts before or ends after its parent: clock skew between hosts, or an asynchronous child" data-testid="skew">
+              skew
+            </span>
+          )}
         </div>
-        <div className="time-col">
+        <div className="time-col" title={`${s.name}: ${fmtDuration(s.end - s.start)} at +${fmtDuration(s.start - tree.start)}`}>
           <div className="bar" style={{ left: `${left}%`, width: `${width}%`, background: color }} />
           {segs?.map((g, j) => (
             <div
