@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
@@ -193,6 +194,27 @@ func TestUI(t *testing.T) {
 		b.waitFor(rows+` === 1`, "still collapsed after reload", 15*time.Second)
 		b.click(`[data-testid=expand-all]`)
 		b.waitFor(rows+` === 6`, "expanded", 5*time.Second)
+	})
+
+	t.Run("keyboard moves the selection and folds", func(t *testing.T) {
+		b := browser.with(t)
+		b.open(u + "/trace/" + tr.a)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		selected := `document.querySelector('[data-testid=span-row].selected .span-name')?.textContent`
+		b.do(chromedp.Click(chromedp.CSS(`[data-testid=span-row] .span-name`))) // the root; focuses the waterfall
+		b.waitFor(selected+` === 'GET /checkout'`, "root selected", 5*time.Second)
+		b.do(chromedp.KeyEvent(kb.ArrowDown))
+		b.waitFor(selected+` === 'PlaceOrder'`, "down", 5*time.Second)
+		b.do(chromedp.KeyEvent("j"))
+		b.waitFor(selected+` === 'SELECT orders'`, "j", 5*time.Second)
+		b.do(chromedp.KeyEvent(kb.ArrowLeft)) // a leaf: to its parent
+		b.waitFor(selected+` === 'PlaceOrder'`, "left to the parent", 5*time.Second)
+		b.do(chromedp.KeyEvent(kb.ArrowLeft)) // collapse PlaceOrder
+		b.waitFor(rows+` === 3`, "PlaceOrder collapsed", 5*time.Second)
+		b.do(chromedp.KeyEvent(kb.ArrowRight))
+		b.waitFor(rows+` === 6`, "expanded", 5*time.Second)
+		b.do(chromedp.KeyEvent(kb.Escape))
+		b.waitFor(`!document.querySelector('[data-testid=span-detail]')`, "details closed", 5*time.Second)
 	})
 
 	t.Run("minimap selects and moves the time window", func(t *testing.T) {

@@ -16,12 +16,13 @@ interface Props {
   critical: Map<string, Segment[]> | null;
   view: [number, number];
   scrollTo: { id: string; seq: number } | null;
+  onKeyDown?: (e: React.KeyboardEvent) => void;
 }
 
 // Waterfall shows the span tree as rows with timeline bars. Only the rows
 // in (and near) the scrolled viewport are in the DOM, so a trace of
 // 100,000 spans scrolls as smoothly as one of ten.
-export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect, matches, critical, view, scrollTo }: Props) {
+export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect, matches, critical, view, scrollTo, onKeyDown }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
@@ -152,7 +153,15 @@ export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect,
           <Ruler from={vFrom - tree.start} to={vTo - tree.start} />
         </div>
       </div>
-      <div className="wf-scroll" ref={scroller} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)} data-testid="waterfall">
+      <div
+        className="wf-scroll"
+        ref={scroller}
+        onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}
+        data-testid="waterfall"
+        tabIndex={0}
+        onKeyDown={onKeyDown}
+        aria-label="Spans: arrow keys move and fold"
+      >
         <div className="wf-inner" style={{ height: rows.length * ROW_HEIGHT }} data-rows={rows.length}>
           {visible}
         </div>

@@ -144,6 +144,44 @@ function TraceView({ data, query, fileName }: { data: Loaded; query: URLSearchPa
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   };
 
+  // Keyboard: ↑/↓ (or k/j) move the selection, ←/→ (or h/l) collapse and
+  // expand (← on a collapsed or leaf span selects its parent), Esc closes
+  // the details.
+  const onKey = (e: React.KeyboardEvent) => {
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+    const i = selNode ? rows.indexOf(selNode) : -1;
+    const select = (n: Node | undefined) => {
+      if (!n) return;
+      setQuery({ span: n.span.spanID });
+      setScrollTo({ id: n.span.spanID, seq: Date.now() });
+    };
+    switch (e.key) {
+      case "ArrowDown":
+      case "j":
+        select(rows[Math.min(rows.length - 1, i + 1)]);
+        break;
+      case "ArrowUp":
+      case "k":
+        select(rows[Math.max(0, i - 1)]);
+        break;
+      case "ArrowLeft":
+      case "h":
+        if (selNode && selNode.children.length && !collapsed.has(selNode.span.spanID)) onToggle(selNode);
+        else select(selNode?.parent ?? undefined);
+        break;
+      case "ArrowRight":
+      case "l":
+        if (selNode && collapsed.has(selNode.span.spanID)) onToggle(selNode);
+        break;
+      case "Escape":
+        setQuery({ span: null });
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  };
+
   const root = tree.roots[0]?.span;
   const onView = (v: [number, number], done: boolean) => {
     setView(v);
@@ -268,6 +306,7 @@ function TraceView({ data, query, fileName }: { data: Loaded; query: URLSearchPa
               critical={critical}
               view={view}
               scrollTo={scrollTo}
+              onKeyDown={onKey}
             />
           )}
         </div>
