@@ -133,22 +133,22 @@ func TestUILargeTraces(t *testing.T) {
 			// Scroll to the end: the last row is rendered at the bottom.
 			op := time.Now()
 			eval[int](b, `(() => { const w = document.querySelector('[data-testid=waterfall]'); w.scrollTop = w.scrollHeight; return 0 })()`)
-			b.waitFor(fmt.Sprintf(`Math.max(...[...%s].map(r => +r.dataset.row)) === %d`, rows, tc.n-1), "last row rendered", 10*time.Second)
+			b.waitFor(fmt.Sprintf(`Math.max(...[...%s].map(r => +r.dataset.row)) === %d`, rows, tc.n-1), "last row rendered", 30*time.Second)
 			t.Logf("%d spans: scroll to end %v", tc.n, time.Since(op).Round(time.Millisecond))
 
 			op = time.Now()
 			b.click(`[data-testid=collapse-all]`)
-			b.waitFor(rows+`.length === 1`, "collapsed to the root", 10*time.Second)
+			b.waitFor(rows+`.length === 1`, "collapsed to the root", 30*time.Second)
 			b.click(`[data-testid=expand-all]`)
-			b.waitFor(fmt.Sprintf(`document.querySelector('[data-testid=waterfall] .wf-inner').dataset.rows === '%d'`, tc.n), "expanded", 10*time.Second)
+			b.waitFor(fmt.Sprintf(`document.querySelector('[data-testid=waterfall] .wf-inner').dataset.rows === '%d'`, tc.n), "expanded", 30*time.Second)
 			t.Logf("%d spans: collapse all + expand all %v", tc.n, time.Since(op).Round(time.Millisecond))
 
 			op = time.Now()
 			b.open(srv.queryURL + "/trace/" + id + "?uiFind=needle-span")
 			b.waitFor(`document.querySelector('[data-testid=find-count]')?.textContent === '1 match'`, "one match", tc.bound)
 			b.click(`[data-testid=find-next]`)
-			b.waitFor(fmt.Sprintf(`!!document.querySelector('[data-testid=span-row].match.selected[data-span-id="%s"]')`, needle), "needle row scrolled into view and selected", 10*time.Second)
-			b.waitFor(`document.querySelector('[data-testid=span-detail-name]')?.textContent === 'needle-span'`, "needle details", 5*time.Second)
+			b.waitFor(fmt.Sprintf(`!!document.querySelector('[data-testid=span-row].match.selected[data-span-id="%s"]')`, needle), "needle row scrolled into view and selected", 30*time.Second)
+			b.waitFor(`document.querySelector('[data-testid=span-detail-name]')?.textContent === 'needle-span'`, "needle details", 30*time.Second)
 			t.Logf("%d spans: open with uiFind and jump to the match %v", tc.n, time.Since(op).Round(time.Millisecond))
 		})
 	}

@@ -135,19 +135,19 @@ func TestUI(t *testing.T) {
 		first := eval[string](b, `document.querySelector('[data-testid=result]').dataset.traceId`)
 		require.NotEmpty(t, first)
 		b.do(chromedp.SetValue(chromedp.CSS(`select[name=sort]`), "spans"))
-		b.waitFor(`new URLSearchParams(location.search).get('sort') === 'spans'`, "sort in URL", 5*time.Second)
-		b.waitFor(`document.querySelector('[data-testid=result]').dataset.traceId === `+js(tr.a), "A first by span count", 5*time.Second)
+		b.waitFor(`new URLSearchParams(location.search).get('sort') === 'spans'`, "sort in URL", 10*time.Second)
+		b.waitFor(`document.querySelector('[data-testid=result]').dataset.traceId === `+js(tr.a), "A first by span count", 10*time.Second)
 		// Pick both traces for comparison.
 		b.click(`[data-trace-id="` + tr.a + `"] input[type=checkbox]`)
 		b.click(`[data-trace-id="` + tr.b + `"] input[type=checkbox]`)
-		b.waitFor(`!document.querySelector('[data-testid=compare-picked]').disabled`, "compare enabled", 5*time.Second)
+		b.waitFor(`!document.querySelector('[data-testid=compare-picked]').disabled`, "compare enabled", 10*time.Second)
 		b.click(`[data-testid=compare-picked]`)
-		b.waitFor(`location.pathname === `+js("/trace/"+tr.a+"..."+tr.b), "comparison opened", 5*time.Second)
+		b.waitFor(`location.pathname === `+js("/trace/"+tr.a+"..."+tr.b), "comparison opened", 10*time.Second)
 		b.do(chromedp.NavigateBack())
 		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 2`, "back to the results", 15*time.Second)
 		// A click on a scatter dot opens the trace.
 		b.do(chromedp.Click(chromedp.CSS(`[data-testid=scatter] circle[data-trace-id="` + tr.b + `"]`)))
-		b.waitFor(`location.pathname === `+js("/trace/"+tr.b), "trace B opened from the scatter plot", 5*time.Second)
+		b.waitFor(`location.pathname === `+js("/trace/"+tr.b), "trace B opened from the scatter plot", 10*time.Second)
 	})
 
 	t.Run("search by attribute", func(t *testing.T) {
@@ -181,19 +181,19 @@ func TestUI(t *testing.T) {
 		require.Equal(t, []string{"GET /checkout", "PlaceOrder", "SELECT orders", "Charge", "audit", xssName},
 			eval[[]string](b, `[...document.querySelectorAll('[data-testid=span-row] .span-name')].map(e => e.textContent)`))
 		b.click(`[data-testid=span-row] [data-testid=toggle]`) // collapse the root
-		b.waitFor(rows+` === 1`, "root collapsed", 5*time.Second)
+		b.waitFor(rows+` === 1`, "root collapsed", 10*time.Second)
 		require.Contains(t, eval[string](b, `location.search`), "toggle=")
 		b.click(`[data-testid=expand-all]`)
-		b.waitFor(rows+` === 6`, "expanded again", 5*time.Second)
+		b.waitFor(rows+` === 6`, "expanded again", 10*time.Second)
 		b.do(chromedp.SetValue(chromedp.CSS(`[data-testid=depth-select]`), "2"))
-		b.waitFor(rows+` === 3`, "two levels: root, PlaceOrder, render", 5*time.Second)
+		b.waitFor(rows+` === 3`, "two levels: root, PlaceOrder, render", 10*time.Second)
 		b.click(`[data-testid=collapse-all]`)
-		b.waitFor(rows+` === 1`, "all collapsed", 5*time.Second)
+		b.waitFor(rows+` === 1`, "all collapsed", 10*time.Second)
 		// The view survives a reload: it is in the URL.
 		b.open(eval[string](b, `location.href`))
 		b.waitFor(rows+` === 1`, "still collapsed after reload", 15*time.Second)
 		b.click(`[data-testid=expand-all]`)
-		b.waitFor(rows+` === 6`, "expanded", 5*time.Second)
+		b.waitFor(rows+` === 6`, "expanded", 10*time.Second)
 	})
 
 	t.Run("keyboard moves the selection and folds", func(t *testing.T) {
@@ -202,19 +202,19 @@ func TestUI(t *testing.T) {
 		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
 		selected := `document.querySelector('[data-testid=span-row].selected .span-name')?.textContent`
 		b.do(chromedp.Click(chromedp.CSS(`[data-testid=span-row] .span-name`))) // the root; focuses the waterfall
-		b.waitFor(selected+` === 'GET /checkout'`, "root selected", 5*time.Second)
+		b.waitFor(selected+` === 'GET /checkout'`, "root selected", 10*time.Second)
 		b.do(chromedp.KeyEvent(kb.ArrowDown))
-		b.waitFor(selected+` === 'PlaceOrder'`, "down", 5*time.Second)
+		b.waitFor(selected+` === 'PlaceOrder'`, "down", 10*time.Second)
 		b.do(chromedp.KeyEvent("j"))
-		b.waitFor(selected+` === 'SELECT orders'`, "j", 5*time.Second)
+		b.waitFor(selected+` === 'SELECT orders'`, "j", 10*time.Second)
 		b.do(chromedp.KeyEvent(kb.ArrowLeft)) // a leaf: to its parent
-		b.waitFor(selected+` === 'PlaceOrder'`, "left to the parent", 5*time.Second)
+		b.waitFor(selected+` === 'PlaceOrder'`, "left to the parent", 10*time.Second)
 		b.do(chromedp.KeyEvent(kb.ArrowLeft)) // collapse PlaceOrder
-		b.waitFor(rows+` === 3`, "PlaceOrder collapsed", 5*time.Second)
+		b.waitFor(rows+` === 3`, "PlaceOrder collapsed", 10*time.Second)
 		b.do(chromedp.KeyEvent(kb.ArrowRight))
-		b.waitFor(rows+` === 6`, "expanded", 5*time.Second)
+		b.waitFor(rows+` === 6`, "expanded", 10*time.Second)
 		b.do(chromedp.KeyEvent(kb.Escape))
-		b.waitFor(`!document.querySelector('[data-testid=span-detail]')`, "details closed", 5*time.Second)
+		b.waitFor(`!document.querySelector('[data-testid=span-detail]')`, "details closed", 10*time.Second)
 	})
 
 	t.Run("minimap selects and moves the time window", func(t *testing.T) {
@@ -228,10 +228,10 @@ func TestUI(t *testing.T) {
 				ev('pointerdown', %g); ev('pointermove', %g); ev('pointerup', %g); return 0 })()`, from, to, to))
 		}
 		drag(0.1, 0.5) // select 10%..50% of the trace
-		b.waitFor(`new URLSearchParams(location.search).get('vs') === '0.1000' && new URLSearchParams(location.search).get('ve') === '0.5000'`, "window in URL", 5*time.Second)
+		b.waitFor(`new URLSearchParams(location.search).get('vs') === '0.1000' && new URLSearchParams(location.search).get('ve') === '0.5000'`, "window in URL", 10*time.Second)
 		require.Equal(t, "10ms", eval[string](b, `document.querySelector('.ruler .tick').textContent`), "the ruler starts at the window")
 		drag(0.3, 0.4) // drag the window 10% to the right
-		b.waitFor(`new URLSearchParams(location.search).get('vs') === '0.2000' && new URLSearchParams(location.search).get('ve') === '0.6000'`, "moved window in URL", 5*time.Second)
+		b.waitFor(`new URLSearchParams(location.search).get('vs') === '0.2000' && new URLSearchParams(location.search).get('ve') === '0.6000'`, "moved window in URL", 10*time.Second)
 		// render (82ms..95ms) is outside the window: its bar starts right of the visible range.
 		require.True(t, eval[bool](b, `parseFloat([...document.querySelectorAll('[data-testid=span-row]')].pop().querySelector('.bar').style.left) > 100`))
 	})
@@ -244,7 +244,7 @@ func TestUI(t *testing.T) {
 		require.Equal(t, 5, b.count(`[data-testid=span-row].critical`))
 		require.Equal(t, 0, b.rowsWhere(`r.classList.contains('critical') && r.querySelector('.span-name').textContent === 'audit'`))
 		b.click(`[data-testid=cp-toggle]`)
-		b.waitFor(`document.querySelectorAll('[data-testid=span-row].critical').length === 0`, "critical path off", 5*time.Second)
+		b.waitFor(`document.querySelectorAll('[data-testid=span-row].critical').length === 0`, "critical path off", 10*time.Second)
 		require.Contains(t, eval[string](b, `location.search`), "cp=0")
 	})
 
@@ -253,7 +253,7 @@ func TestUI(t *testing.T) {
 		b.open(u + "/trace/" + tr.a)
 		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
 		b.click(`[data-testid=span-row]`) // the root
-		b.waitFor(`!!document.querySelector('[data-testid=span-detail]')`, "detail panel", 5*time.Second)
+		b.waitFor(`!!document.querySelector('[data-testid=span-detail]')`, "detail panel", 10*time.Second)
 		require.Equal(t, "GET /checkout", eval[string](b, `document.querySelector('[data-testid=span-detail-name]').textContent`))
 		require.True(t, eval[bool](b, hasText(`[data-testid=attrs-span] td`, xssHTML)), "the HTML attribute value appears as text")
 		require.True(t, eval[bool](b, hasText(`[data-testid=attrs-span] td`, xssURL)))
@@ -263,7 +263,7 @@ func TestUI(t *testing.T) {
 		require.True(t, eval[bool](b, `window.__xss === undefined`))
 		// The attribute filter narrows the table.
 		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=attr-filter]`), "tier"))
-		b.waitFor(`document.querySelectorAll('[data-testid=attrs-span] tr').length === 1`, "one filtered attribute", 5*time.Second)
+		b.waitFor(`document.querySelectorAll('[data-testid=attrs-span] tr').length === 1`, "one filtered attribute", 10*time.Second)
 		// The error span: status message, self time and its event relative to the trace start.
 		b.open(u + "/trace/" + tr.a + "?span=" + eval[string](b, `[...document.querySelectorAll('[data-testid=span-row]')].find(r => r.textContent.includes('Charge')).dataset.spanId`))
 		b.waitFor(`!!document.querySelector('[data-testid=span-detail]')`, "detail from URL", 15*time.Second)
@@ -294,8 +294,8 @@ func TestUI(t *testing.T) {
 		b.open(u + "/trace/" + tr.a)
 		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
 		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=find-input]`), "checkout"))
-		b.waitFor(`new URLSearchParams(location.search).get('uiFind') === 'checkout'`, "uiFind in URL", 5*time.Second)
-		b.waitFor(`document.querySelectorAll('[data-testid=span-row].match').length === 4`, "four checkout matches", 5*time.Second)
+		b.waitFor(`new URLSearchParams(location.search).get('uiFind') === 'checkout'`, "uiFind in URL", 10*time.Second)
+		b.waitFor(`document.querySelectorAll('[data-testid=span-row].match').length === 4`, "four checkout matches", 10*time.Second)
 	})
 
 	t.Run("statistics and flame graph views", func(t *testing.T) {
@@ -303,11 +303,11 @@ func TestUI(t *testing.T) {
 		b.open(u + "/trace/" + tr.a)
 		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
 		b.click(`[data-testid=view-stats]`)
-		b.waitFor(`document.querySelectorAll('[data-testid=stats-table] tbody tr').length === 6`, "six stats rows", 5*time.Second)
+		b.waitFor(`document.querySelectorAll('[data-testid=stats-table] tbody tr').length === 6`, "six stats rows", 10*time.Second)
 		require.True(t, eval[bool](b, `[...document.querySelectorAll('[data-testid=stats-table] tbody tr')].some(r => r.textContent.startsWith('paymentCharge1'))`))
 		require.Equal(t, "stats", eval[string](b, `new URLSearchParams(location.search).get('view')`))
 		b.click(`[data-testid=view-flame]`)
-		b.waitFor(`document.querySelector('[data-testid=flame] canvas')?.height > 0`, "flame graph canvas", 5*time.Second)
+		b.waitFor(`document.querySelector('[data-testid=flame] canvas')?.height > 0`, "flame graph canvas", 10*time.Second)
 		// The root box is drawn at the top left: its pixel is not transparent.
 		require.True(t, eval[bool](b, `(() => { const c = document.querySelector('[data-testid=flame] canvas'); return c.getContext('2d').getImageData(5, 5, 1, 1).data[3] > 0 })()`))
 	})
@@ -362,13 +362,13 @@ func TestUI(t *testing.T) {
 		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
 		before := eval[string](b, `getComputedStyle(document.body).backgroundColor`)
 		b.click(`[data-testid=theme-toggle]`)
-		b.waitFor(`document.documentElement.dataset.theme === 'dark'`, "dark theme", 5*time.Second)
+		b.waitFor(`document.documentElement.dataset.theme === 'dark'`, "dark theme", 10*time.Second)
 		after := eval[string](b, `getComputedStyle(document.body).backgroundColor`)
 		require.NotEqual(t, before, after)
 		require.Equal(t, "rgb(18, 21, 27)", after)
 		b.screenshot("trace-dark.png")
 		b.click(`[data-testid=theme-toggle]`)
-		b.waitFor(`document.documentElement.dataset.theme === 'light'`, "light again", 5*time.Second)
+		b.waitFor(`document.documentElement.dataset.theme === 'light'`, "light again", 10*time.Second)
 	})
 
 	t.Run("open a Jaeger JSON file without storing it", func(t *testing.T) {
