@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -118,7 +120,17 @@ func TestUILargeTraces(t *testing.T) {
 			sendTraces(t, srv, batches)
 			rows := `document.querySelectorAll('[data-testid=span-row]')`
 
+			// The API alone, for comparison with the page times.
 			start := time.Now()
+			resp, err := http.Get(srv.queryURL + "/api/v1/traces/" + id)
+			require.NoError(t, err)
+			size, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.Equal(t, 200, resp.StatusCode)
+			t.Logf("%d spans: API trace read %v, %d MB of OTLP/JSON", tc.n, time.Since(start).Round(time.Millisecond), size>>20)
+
+			start = time.Now()
 			b.open(srv.queryURL + "/trace/" + id)
 			b.waitFor(fmt.Sprintf(`window.__ariadneRendered?.spans === %d && %s.length > 0`, tc.n, rows), "trace rendered", tc.bound)
 			wall := time.Since(start)
