@@ -93,7 +93,7 @@ function kindOf(k: unknown): string {
   return "unspecified";
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// The parsers walk untyped JSON.
 
 // parseOTLP reads an OTLP/JSON ExportTraceServiceRequest body.
 export function parseOTLP(doc: any): Span[] {

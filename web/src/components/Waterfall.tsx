@@ -46,7 +46,6 @@ export function Waterfall({ tree, rows, collapsed, onToggle, selected, onSelect,
       el.scrollTop = Math.max(0, top - el.clientHeight / 3);
     }
     // rows is deliberately not a dependency: scroll only when asked.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [scrollTo]);
 
   const overscan = 10;

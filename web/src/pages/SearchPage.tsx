@@ -174,16 +174,27 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
   const upd = (patch: Partial<Form>) => setForm((f) => ({ ...f, ...patch }));
 
   // Attribute autocomplete: keys until an operator is typed, then values.
-  const attrSuggestions = (text: string): string[] => {
+  const attrKeyOf = (text: string) => {
     const m = text.match(/^([^=!<>~]+?)\s*(=|!=|=~|!~)\s*/);
-    if (!m) return keys;
+    if (!m) return null;
     const key = m[1].trim();
-    const scoped = key.replace(/^(span|resource|event|link|instrumentation)\./, "");
-    if (!values[scoped]) {
-      values[scoped] = [];
-      api.attributeValues(scoped).then((v) => setValues((old) => ({ ...old, [scoped]: v })), () => {});
+    return { key, op: m[2], bare: key.replace(/^(span|resource|event|link|instrumentation)\./, "") };
+  };
+  const wantedKeys = form.attrs.map((a) => attrKeyOf(a)?.bare ?? "").filter(Boolean);
+  const wanted = [...new Set(wantedKeys)].join("\u0000");
+  useEffect(() => {
+    for (const k of wanted ? wanted.split("\u0000") : []) {
+      if (values[k]) continue;
+      api.attributeValues(k).then(
+        (v) => setValues((old) => ({ ...old, [k]: v })),
+        () => setValues((old) => ({ ...old, [k]: [] })),
+      );
     }
-    return values[scoped].map((v) => `${key}${m[2]}${v}`);
+  }, [wanted, values]);
+  const attrSuggestions = (text: string): string[] => {
+    const a = attrKeyOf(text);
+    if (!a) return keys;
+    return (values[a.bare] ?? []).map((v) => `${a.key}${a.op}${v}`);
   };
 
   const sorted = useMemo(() => (results ? [...results].sort(sorts[applied.sort] ?? sorts.recent) : []), [results, applied.sort]);

@@ -73,13 +73,16 @@ function TraceView({ data, query, fileName }: { data: Loaded; query: URLSearchPa
   const selected = query.get("span") ?? "";
   const cpOn = query.get("cp") !== "0";
   const depthParam = Number(query.get("depth") ?? 0) || 0;
-  const toggles = useMemo(() => new Set((query.get("toggle") ?? "").split(",").filter(Boolean)), [query.get("toggle")]); // eslint-disable-line react-hooks/exhaustive-deps
+  const toggleParam = query.get("toggle") ?? "";
+  const toggles = useMemo(() => new Set(toggleParam.split(",").filter(Boolean)), [toggleParam]);
   const [view, setView] = useState<[number, number]>(() => parseView(query));
   const [findText, setFindText] = useState(uiFind);
   const [scrollTo, setScrollTo] = useState<{ id: string; seq: number } | null>(selected ? { id: selected, seq: 0 } : null);
   const [matchIdx, setMatchIdx] = useState(-1);
 
-  useEffect(() => setView(parseView(query)), [query.get("vs"), query.get("ve")]); // eslint-disable-line react-hooks/exhaustive-deps
+  const vsParam = query.get("vs");
+  const veParam = query.get("ve");
+  useEffect(() => setView(parseView(new URLSearchParams({ vs: vsParam ?? "0", ve: veParam ?? "1" }))), [vsParam, veParam]);
   useEffect(() => {
     if (findText === uiFind) return;
     const t = setTimeout(() => setQuery({ uiFind: findText }), 250);
