@@ -148,6 +148,11 @@ describe("visibleRows and findSpans", () => {
     expect(visibleRows(t, new Set(["a"])).map((n) => n.span.spanID)).toEqual(["a"]);
     expect([...findSpans(t, "checkout")]).toEqual(["b"]);
     expect(findSpans(t, " ").size).toBe(0);
+    // terms are ORed; a span ID matches whole; "-key" excludes a key
+    expect([...findSpans(t, "op-d checkout")].sort()).toEqual(["b", "d"]);
+    expect([...findSpans(t, "svc")].sort()).toEqual(["a", "b", "c", "d"]); // the service
+    expect([...findSpans(t, "checkout -http")]).toEqual([]);
+    expect([...findSpans(t, '"op-c"')]).toEqual(["c"]);
   });
 });
 

@@ -2,7 +2,7 @@
 // path, per-operation statistics and the comparison of two traces. Every
 // walk is iterative so that deep traces (100,000 spans in one chain) do not
 // overflow the stack.
-import type { Span } from "./model";
+import type { Attr, Span } from "./model";
 
 export interface Node {
   span: Span;
@@ -274,22 +274,39 @@ export function visibleRows(tree: Tree, collapsed: Set<string>): Node[] {
   return out;
 }
 
-// matches returns the IDs of spans whose service, name, ID, attribute keys
-// or values, or event names contain the query (case-insensitive).
+// findSpans returns the IDs of spans that match a find query, with the
+// semantics of Jaeger UI's uiFind so that existing links keep working: the
+// query is split into terms at whitespace ("double quotes" keep a phrase
+// together); a span matches when any term occurs (case-insensitive) in its
+// name, service, an attribute key or value (span, resource, event), or an
+// event name, or when a term is its span ID (leading zeros ignored). A term
+// "-key" stops attributes whose key contains "key" from matching.
 export function findSpans(tree: Tree, query: string): Set<string> {
-  const q = query.trim().toLowerCase();
   const out = new Set<string>();
-  if (!q) return out;
-  const has = (s: string) => s.toLowerCase().includes(q);
+  const include: string[] = [];
+  const exclude: string[] = [];
+  for (const m of query.toLowerCase().matchAll(/"([^"]*)"|(\S+)/g)) {
+    const term = m[1] ?? m[2];
+    if (!term) continue;
+    if (m[2] && term.startsWith("-") && term.length > 1) exclude.push(term.slice(1));
+    else include.push(term);
+  }
+  if (include.length === 0) return out;
+  const has = (s: string) => {
+    const l = s.toLowerCase();
+    return include.some((t) => l.includes(t));
+  };
+  const attrMatch = (list: Attr[]) => list.some((a) => !exclude.some((x) => a.key.toLowerCase().includes(x)) && (has(a.key) || has(a.value)));
+  const ids = include.map((t) => t.replace(/^0+/, ""));
   for (const n of tree.order) {
     const s = n.span;
     if (
       has(s.name) ||
       has(s.service) ||
-      s.spanID === q ||
-      s.attributes.some((a) => has(a.key) || has(a.value)) ||
-      s.resource.some((a) => has(a.value)) ||
-      s.events.some((e) => has(e.name))
+      ids.includes(s.spanID.replace(/^0+/, "")) ||
+      attrMatch(s.attributes) ||
+      attrMatch(s.resource) ||
+      s.events.some((e) => has(e.name) || attrMatch(e.attributes))
     )
       out.add(s.spanID);
   }
