@@ -163,6 +163,13 @@ func TestUI(t *testing.T) {
 		b.do(chromedp.SendKeys(chromedp.CSS(`input[name=attr]`), "ui.region="))
 		b.waitFor(`!!document.querySelector('#attr-list-0 option[value="ui.region=eu-test"]')`, "attribute values offered", 10*time.Second)
 		b.waitFor(`[...document.querySelectorAll('#ops option')].some(o => o.value === 'GET /checkout') && [...document.querySelectorAll('#ops option')].some(o => o.value.startsWith('render <img'))`, "span names of the service offered", 10*time.Second)
+		// Status and whole-trace duration filters.
+		b.open(u + "/search?status=error&lookback=1h")
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 1 && !!document.querySelector('[data-trace-id="`+tr.a+`"]')`, "only the errored trace", 15*time.Second)
+		require.Equal(t, "error", eval[string](b, `document.querySelector('select[name=status]').value`))
+		b.open(u + "/search?minDuration=80ms&durationScope=trace&lookback=1h")
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 1 && !!document.querySelector('[data-trace-id="`+tr.a+`"]')`, "only the 100ms trace", 15*time.Second)
+		require.True(t, eval[bool](b, `document.querySelector('input[name=durationScope]:checked').parentElement.textContent === 'Whole trace'`))
 		// A bad filter shows the API's error, as text.
 		b.open(u + "/search?minDuration=fast&lookback=1h")
 		b.waitFor(hasText(`[role=alert]`, "minDuration"), "error naming the parameter", 10*time.Second)
