@@ -38,7 +38,7 @@ export function fmtAgo(us: number, nowMs = Date.now()): string {
 
 const palette = [
   "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#c9a227",
-  "#ff9da7", "#9c755f", "#2f9ec4", "#8cd17d", "#d37295", "#6b5bd6",
+  "#bcbd22", "#9c755f", "#2f9ec4", "#8cd17d", "#d37295", "#6b5bd6",
   "#3f8f8f", "#17a673", "#a05195", "#d4a373", "#5c7cfa", "#94a3b8",
 ];
 
