@@ -311,7 +311,9 @@ func TestUI(t *testing.T) {
 		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
 		b.click(`[data-testid=view-stats]`)
 		b.waitFor(`document.querySelectorAll('[data-testid=stats-table] tbody tr').length === 6`, "six stats rows", 10*time.Second)
-		require.True(t, eval[bool](b, `[...document.querySelectorAll('[data-testid=stats-table] tbody tr')].some(r => r.textContent.startsWith('paymentCharge1'))`))
+		// payment Charge: 1 span, 40ms total and self, 40ms on the critical path, 1 error.
+		require.Equal(t, []string{"payment", "Charge", "1", "40ms", "40ms", "40ms", "40ms", "40ms", "40ms", "1"},
+			eval[[]string](b, `[...[...document.querySelectorAll('[data-testid=stats-table] tbody tr')].find(r => r.textContent.includes('Charge')).cells].map(c => c.textContent)`))
 		require.Equal(t, "stats", eval[string](b, `new URLSearchParams(location.search).get('view')`))
 		b.click(`[data-testid=view-flame]`)
 		b.waitFor(`document.querySelector('[data-testid=flame] canvas')?.height > 0`, "flame graph canvas", 10*time.Second)

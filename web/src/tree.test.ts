@@ -114,9 +114,11 @@ describe("statistics", () => {
       span("b", "a", 0, 20, { name: "q", service: "db" }),
       span("c", "a", 30, 70, { name: "q", service: "db", status: "error" }),
     ]);
-    const s = statistics(t);
+    const s = statistics(t, criticalPath(t));
     const q = s.find((x) => x.name === "q")!;
-    expect(q).toMatchObject({ service: "db", count: 2, total: 60, self: 60, min: 20, max: 40, avg: 30, errors: 1 });
+    // critical path: root 70..100, c 30..70, root 20..30, b 0..20
+    expect(q).toMatchObject({ service: "db", count: 2, total: 60, self: 60, min: 20, max: 40, avg: 30, errors: 1, critical: 60 });
+    expect(s.find((x) => x.name === "root")!.critical).toBe(40);
     const root = s.find((x) => x.name === "root")!;
     expect(root.self).toBe(40);
   });

@@ -175,18 +175,20 @@ export interface OpStats {
   max: number;
   avg: number;
   errors: number;
+  critical: number; // microseconds of these spans on the critical path
 }
 
 // statistics groups spans by service and span name, sorted by total self
-// time, descending.
-export function statistics(tree: Tree): OpStats[] {
+// time, descending. With the critical path, it also sums each group's time
+// on it.
+export function statistics(tree: Tree, critical?: Map<string, Segment[]>): OpStats[] {
   const m = new Map<string, OpStats>();
   for (const n of tree.order) {
     const d = n.span.end - n.span.start;
     const k = n.span.service + "\u0000" + n.span.name;
     let st = m.get(k);
     if (!st) {
-      st = { service: n.span.service, name: n.span.name, count: 0, total: 0, self: 0, min: Infinity, max: -Infinity, avg: 0, errors: 0 };
+      st = { service: n.span.service, name: n.span.name, count: 0, total: 0, self: 0, min: Infinity, max: -Infinity, avg: 0, errors: 0, critical: 0 };
       m.set(k, st);
     }
     st.count++;
@@ -195,6 +197,7 @@ export function statistics(tree: Tree): OpStats[] {
     st.min = Math.min(st.min, d);
     st.max = Math.max(st.max, d);
     if (n.span.status === "error") st.errors++;
+    for (const g of critical?.get(n.span.spanID) ?? []) st.critical += g.end - g.start;
   }
   const out = [...m.values()];
   for (const s of out) s.avg = s.total / s.count;

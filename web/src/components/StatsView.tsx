@@ -1,5 +1,5 @@
 import { useMemo, useState } from "react";
-import { statistics, type OpStats, type Tree } from "../tree";
+import { statistics, type OpStats, type Segment, type Tree } from "../tree";
 import { fmtDuration, serviceColor } from "../format";
 
 const cols: [keyof OpStats, string][] = [
@@ -11,12 +11,13 @@ const cols: [keyof OpStats, string][] = [
   ["avg", "Avg"],
   ["min", "Min"],
   ["max", "Max"],
+  ["critical", "On critical path"],
   ["errors", "Errors"],
 ];
 
 // StatsView tabulates the trace per service and span name.
-export function StatsView({ tree }: { tree: Tree }) {
-  const stats = useMemo(() => statistics(tree), [tree]);
+export function StatsView({ tree, critical }: { tree: Tree; critical: Map<string, Segment[]> | null }) {
+  const stats = useMemo(() => statistics(tree, critical ?? undefined), [tree, critical]);
   const [sort, setSort] = useState<keyof OpStats>("self");
   const rows = useMemo(() => {
     const r = [...stats];
@@ -27,13 +28,14 @@ export function StatsView({ tree }: { tree: Tree }) {
     });
     return r;
   }, [stats, sort]);
-  const time = new Set(["total", "self", "avg", "min", "max"]);
+  const shown = critical ? cols : cols.filter(([k]) => k !== "critical");
+  const timeCols = (["total", "self", "avg", "min", "max", "critical"] as const).filter((k) => critical || k !== "critical");
   return (
     <div className="stats panel">
       <table className="grid-table" data-testid="stats-table">
         <thead>
           <tr>
-            {cols.map(([k, l]) => (
+            {shown.map(([k, l]) => (
               <th key={k} onClick={() => setSort(k)} className={sort === k ? "sorted" : ""}>
                 {l}
               </th>
@@ -49,9 +51,9 @@ export function StatsView({ tree }: { tree: Tree }) {
               </td>
               <td>{r.name}</td>
               <td className="num">{r.count}</td>
-              {(["total", "self", "avg", "min", "max"] as const).map((k) => (
+              {timeCols.map((k) => (
                 <td key={k} className="num">
-                  {time.has(k) ? fmtDuration(r[k]) : r[k]}
+                  {fmtDuration(r[k])}
                 </td>
               ))}
               <td className={"num" + (r.errors ? " error-text" : "")}>{r.errors}</td>

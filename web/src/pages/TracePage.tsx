@@ -294,7 +294,7 @@ function TraceView({ data, query, fileName }: { data: Loaded; query: URLSearchPa
       <div className={"trace-body" + (selNode ? " with-detail" : "")}>
         <div className="trace-main">
           {viewMode === "stats" ? (
-            <StatsView tree={tree} />
+            <StatsView tree={tree} critical={critical} />
           ) : viewMode === "flame" ? (
             <FlameGraph tree={tree} view={view} selected={selected} onSelect={(id) => setQuery({ span: id })} />
           ) : (
