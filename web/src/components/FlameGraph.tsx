@@ -54,22 +54,24 @@ export function FlameGraph({ tree, view, onSelect, selected }: { tree: Tree; vie
     }
   }, [tree, depth, vFrom, vDur, selected]);
 
-  const onClick = (e: React.MouseEvent<HTMLCanvasElement>) => {
+  // spanAt finds the span drawn under the pointer.
+  const spanAt = (e: React.MouseEvent<HTMLCanvasElement>) => {
     const r = e.currentTarget.getBoundingClientRect();
     const d = Math.floor((e.clientY - r.top) / ROW);
     const t = vFrom + ((e.clientX - r.left) / r.width) * vDur;
-    let best = "";
-    for (const n of tree.order) {
-      if (n.depth === d && n.span.start <= t && n.span.end >= t) {
-        best = n.span.spanID;
-        break;
-      }
-    }
-    if (best) onSelect(best);
+    return tree.order.find((n) => n.depth === d && n.span.start <= t && n.span.end >= t);
+  };
+  const onClick = (e: React.MouseEvent<HTMLCanvasElement>) => {
+    const n = spanAt(e);
+    if (n) onSelect(n.span.spanID);
+  };
+  const onMove = (e: React.MouseEvent<HTMLCanvasElement>) => {
+    const n = spanAt(e);
+    e.currentTarget.title = n ? `${n.span.service}: ${n.span.name}\n${fmtDuration(n.span.end - n.span.start)}, self ${fmtDuration(n.selfTime)}` : "";
   };
   return (
     <div className="flame panel" data-testid="flame">
-      <canvas ref={canvas} style={{ width: "100%", height: depth * ROW }} onClick={onClick} />
+      <canvas ref={canvas} style={{ width: "100%", height: depth * ROW }} onClick={onClick} onMouseMove={onMove} />
       {tree.maxDepth >= MAX_DEPTH && <div className="muted">Deeper than {MAX_DEPTH} levels: the rest is not drawn.</div>}
     </div>
   );
