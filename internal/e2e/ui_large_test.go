@@ -156,6 +156,15 @@ func TestUILargeTraces(t *testing.T) {
 			t.Logf("%d spans: collapse all + expand all %v", tc.n, time.Since(op).Round(time.Millisecond))
 
 			op = time.Now()
+			b.click(`[data-testid=view-stats]`)
+			b.waitFor(fmt.Sprintf(`[...document.querySelectorAll('[data-testid=stats-table] tbody tr')].reduce((sum, r) => sum + +r.cells[2].textContent, 0) === %d`, tc.n), "statistics counting every span", 30*time.Second)
+			b.click(`[data-testid=view-flame]`)
+			b.waitFor(`document.querySelector('[data-testid=flame] canvas')?.height > 0`, "flame graph", 30*time.Second)
+			b.click(`[data-testid=view-waterfall]`)
+			b.waitFor(rows+`.length > 0`, "waterfall again", 30*time.Second)
+			t.Logf("%d spans: statistics, flame graph and back %v", tc.n, time.Since(op).Round(time.Millisecond))
+
+			op = time.Now()
 			b.open(srv.queryURL + "/trace/" + id + "?uiFind=needle-span")
 			b.waitFor(`document.querySelector('[data-testid=find-count]')?.textContent === '1 match'`, "one match", tc.bound)
 			b.click(`[data-testid=find-next]`)
