@@ -28,6 +28,7 @@ import (
 	zipkiningest "github.com/ariadne-tracing/ariadne/internal/ingest/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/store"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
+	"github.com/ariadne-tracing/ariadne/web"
 )
 
 // Server is the all-in-one server. New opens (and recovers) the store;
@@ -121,6 +122,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle("GET /", web.Handler()) // the web UI; more specific routes above win
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	tempoMux := http.NewServeMux()
 	tempoAPI := tempo.New(db, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load)
