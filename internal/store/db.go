@@ -686,7 +686,7 @@ func (db *DB) Flush() error { return db.flush() }
 // Compact runs merges until none is due. Tests and tools use it.
 func (db *DB) Compact() error {
 	for {
-		merged, err := db.mergeOnce()
+		merged, err := db.mergeOnce(context.Background())
 		if err != nil || !merged {
 			return err
 		}

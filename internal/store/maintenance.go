@@ -2,6 +2,8 @@ package store
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +18,17 @@ func (db *DB) maintenanceLoop() {
 	defer db.wg.Done()
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	// Shutdown cancels a running merge rather than waiting for it: the
+	// inputs stay, the unfinished output is removed.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-db.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	lastRetention := time.Time{}
 	for {
 		select {
@@ -28,7 +41,10 @@ func (db *DB) maintenanceLoop() {
 			lastRetention = time.Now()
 		}
 		for {
-			merged, err := db.mergeOnce()
+			merged, err := db.mergeOnce(ctx)
+			if errors.Is(err, context.Canceled) {
+				return
+			}
 			if err != nil {
 				db.log.Error("merge failed", "err", err)
 				break
@@ -92,7 +108,7 @@ func (db *DB) pickMerge() []*partRef {
 }
 
 // mergeOnce runs at most one merge and reports whether it did.
-func (db *DB) mergeOnce() (bool, error) {
+func (db *DB) mergeOnce(ctx context.Context) (bool, error) {
 	db.mergeMu.Lock()
 	defer db.mergeMu.Unlock()
 	in := db.pickMerge()
@@ -115,7 +131,7 @@ func (db *DB) mergeOnce() (bool, error) {
 		replaces[i] = p.seq
 		maxSeg = max(maxSeg, p.r.Meta().WALSegment)
 	}
-	if _, err := part.Merge(path, readers, db.partOptions(maxSeg, replaces)); err != nil {
+	if _, err := part.MergeContext(ctx, path, readers, db.partOptions(maxSeg, replaces)); err != nil {
 		return false, fmt.Errorf("merge into %s: %w", path, err)
 	}
 	r, err := part.Open(path)
