@@ -63,7 +63,8 @@ func (db *DB) maintenanceLoop() {
 
 // pickMerge chooses parts to merge: in any partition, MergeFanIn parts of
 // one level; in partitions that no longer receive data, any two or more
-// parts of the lowest level present.
+// parts of the lowest level present; in both cases only parts whose spans
+// add up to at most MaxPartSpans.
 func (db *DB) pickMerge() []*partRef {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -98,6 +99,20 @@ func (db *DB) pickMerge() []*partRef {
 			if len(g) > db.opts.MergeFanIn*2 {
 				g = g[:db.opts.MergeFanIn*2]
 			}
+			// The oldest parts whose spans fit under MaxPartSpans
+			// together; a group where not even two fit is left alone.
+			var sum int64
+			fit := g[:0:0]
+			for _, p := range g {
+				if n := p.r.Meta().SpanCount; sum+n <= db.opts.MaxPartSpans {
+					fit = append(fit, p)
+					sum += n
+				}
+			}
+			if len(fit) < 2 {
+				continue
+			}
+			g = fit
 			for _, p := range g {
 				p.acquire()
 			}
