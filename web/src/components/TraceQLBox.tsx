@@ -1,0 +1,142 @@
+// The TraceQL query box: autocomplete of scopes, intrinsics, attribute keys
+// and values, and syntax errors shown under the query at their position.
+import { useEffect, useRef, useState } from "react";
+import * as api from "../api";
+
+const scopes = ["span.", "resource.", "event.", "link.", "instrumentation.", "."];
+const intrinsics = [
+  "name", "status", "statusMessage", "kind", "duration", "span:id", "span:parentID", "trace:id", "trace:duration",
+  "trace:rootName", "trace:rootService", "event:name", "link:traceID", "instrumentation:name",
+];
+const keywordValues: Record<string, string[]> = {
+  status: ["error", "ok", "unset"],
+  kind: ["server", "client", "producer", "consumer", "internal", "unspecified"],
+};
+
+export interface Suggestion {
+  label: string;
+  from: number; // replace text[from:cursor] with label
+}
+
+// suggest returns completions for the text before the cursor.
+export function suggest(before: string, keys: string[], values: (key: string) => string[] | undefined): Suggestion[] {
+  // A value after a comparison: key op "partial
+  const v = before.match(/([A-Za-z_:][\w.:\-]*)\s*(=|!=|=~|!~)\s*("?)([^"\s]*)$/);
+  if (v) {
+    const key = v[1];
+    const from = before.length - v[3].length - v[4].length;
+    const typed = v[4].toLowerCase();
+    if (keywordValues[key]) return keywordValues[key].filter((x) => x.startsWith(typed)).map((x) => ({ label: x, from }));
+    const bare = key.replace(/^(span|resource|event|link|instrumentation)?\./, "");
+    return (values(bare) ?? []).filter((x) => x.toLowerCase().includes(typed)).map((x) => ({ label: JSON.stringify(x), from }));
+  }
+  const w = before.match(/([A-Za-z_.:][\w.:\-]*)$/);
+  if (!w) return /[{(&|!]\s*$/.test(before) ? [...scopes, ...intrinsics].map((label) => ({ label, from: before.length })) : [];
+  const word = w[1];
+  const from = before.length - word.length;
+  const scope = word.match(/^(span|resource|event|link|instrumentation)?\./);
+  if (scope) {
+    const prefix = scope[0];
+    const rest = word.slice(prefix.length).toLowerCase();
+    return keys.filter((k) => k.toLowerCase().startsWith(rest)).map((k) => ({ label: prefix + k, from }));
+  }
+  const l = word.toLowerCase();
+  return [...scopes, ...intrinsics].filter((s) => s.toLowerCase().startsWith(l) && s !== word).map((label) => ({ label, from }));
+}
+
+export function TraceQLBox({ value, onChange, error }: { value: string; onChange: (v: string) => void; error: api.TraceQLError | null }) {
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const [cursor, setCursor] = useState(value.length);
+  const [focused, setFocused] = useState(false);
+  const [keys, setKeys] = useState<string[]>([]);
+  const [vals, setVals] = useState<Record<string, string[]>>({});
+  useEffect(() => {
+    api.attributeKeys().then(setKeys, () => {});
+  }, []);
+  const before = value.slice(0, cursor);
+  const valueKey = before.match(/([A-Za-z_.][\w.:\-]*)\s*(=|!=|=~|!~)\s*"?[^"\s]*$/)?.[1].replace(/^(span|resource|event|link|instrumentation)?\./, "");
+  useEffect(() => {
+    if (!valueKey || keywordValues[valueKey] || vals[valueKey]) return;
+    api.attributeValues(valueKey).then(
+      (v) => setVals((o) => ({ ...o, [valueKey]: v })),
+      () => setVals((o) => ({ ...o, [valueKey]: [] })),
+    );
+  }, [valueKey, vals]);
+  const suggestions = focused ? suggest(before, keys, (k) => vals[k]).slice(0, 12) : [];
+  const apply = (s: Suggestion) => {
+    const next = value.slice(0, s.from) + s.label + value.slice(cursor);
+    const pos = s.from + s.label.length;
+    onChange(next);
+    setCursor(pos);
+    requestAnimationFrame(() => {
+      ref.current?.focus();
+      ref.current?.setSelectionRange(pos, pos);
+    });
+  };
+  const track = (e: React.SyntheticEvent<HTMLTextAreaElement>) => setCursor(e.currentTarget.selectionStart ?? 0);
+
+  let errLine: React.ReactNode = null;
+  if (error?.position) {
+    const lines = value.split("\n");
+    const text = lines[error.position.line - 1] ?? "";
+    const col = Math.max(1, Math.min(error.position.column, text.length + 1));
+    errLine = (
+      <pre className="tql-caret mono" data-testid="traceql-error-caret">
+        {text}
+        {"\n"}
+        {" ".repeat(col - 1)}^
+      </pre>
+    );
+  }
+  return (
+    <div className="tql-box">
+      <textarea
+        ref={ref}
+        className={"tql-input mono" + (error ? " invalid" : "")}
+        value={value}
+        name="q"
+        rows={3}
+        spellCheck={false}
+        placeholder='{ resource.service.name = "checkout" } >> { status = error }'
+        data-testid="traceql-input"
+        onChange={(e) => {
+          onChange(e.target.value);
+          track(e);
+        }}
+        onSelect={track}
+        onKeyUp={track}
+        onFocus={() => setFocused(true)}
+        onBlur={() => setTimeout(() => setFocused(false), 150)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+            e.preventDefault();
+            e.currentTarget.form?.requestSubmit();
+          }
+        }}
+      />
+      {suggestions.length > 0 && (
+        <ul className="tql-suggestions panel" role="listbox" aria-label="Completions">
+          {suggestions.map((s) => (
+            <li key={s.label}>
+              <button type="button" className="link-button mono" data-testid="tql-suggestion" onMouseDown={(e) => e.preventDefault()} onClick={() => apply(s)}>
+                {s.label}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {error && (
+        <div className="tql-error" role="alert" data-testid="traceql-error">
+          {error.position && (
+            <div className="error-text" data-testid="traceql-error-position">
+              Line {error.position.line}, column {error.position.column}: {error.detail}
+            </div>
+          )}
+          {!error.position && <div className="error-text">{error.message}</div>}
+          {errLine}
+        </div>
+      )}
+      <div className="muted small">Ctrl+Enter runs the query. Syntax: docs/traceql.md</div>
+    </div>
+  );
+}
