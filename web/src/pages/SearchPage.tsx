@@ -132,6 +132,12 @@ function tqlParams(f: Form, nowMs: number): URLSearchParams {
   return p;
 }
 
+// traceHref links a result to its trace; the spans a TraceQL query matched
+// are highlighted there (uiFind accepts span IDs).
+function traceHref(t: { traceID: string; matchedSpans?: string[] }): string {
+  return "/trace/" + t.traceID + (t.matchedSpans?.length ? "?uiFind=" + encodeURIComponent(t.matchedSpans.join(" ")) : "");
+}
+
 // Jaeger UI links carry start and end as Unix microseconds; the form's
 // datetime inputs want local date and time.
 function localInput(v: string): string {
@@ -367,7 +373,7 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
           </div>
         )}
         {results && sorted.length > 0 && (
-          <ScatterPlot traces={sorted} onOpen={(id) => navigate("/trace/" + id)} />
+          <ScatterPlot traces={sorted} onOpen={(id) => navigate(traceHref(sorted.find((t) => t.traceID === id) ?? { traceID: id }))} />
         )}
         <div className="results-bar">
           <span data-testid="result-count">{loading ? "Searching…" : results ? `${sorted.length} trace${sorted.length === 1 ? "" : "s"}` : ""}</span>
@@ -386,13 +392,12 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
             Compare {picked.length}/2
           </button>
         </div>
-        {results && sorted.length === 0 && !error && <div className="message">No traces match. Widen the time range or remove filters.</div>}
+        {results && sorted.length === 0 && !error && !tqlError && <div className="message">No traces match. Widen the time range or remove filters.</div>}
         {applied.mode === "traceql" && !applied.q.trim() && <div className="message">Type a TraceQL query, e.g. {"{ status = error }"}, and run it.</div>}
         <ul className="result-list">
           {sorted.map((t) => {
             const startUs = Number(BigInt(t.startTimeUnixNano) / 1000n);
-            // The spans a TraceQL query matched are highlighted in the trace (uiFind takes span IDs).
-            const href = "/trace/" + t.traceID + (t.matchedSpans?.length ? "?uiFind=" + encodeURIComponent(t.matchedSpans.join(" ")) : "");
+            const href = traceHref(t);
             return (
               <li key={t.traceID} className={"result panel" + (t.errorCount ? " has-error" : "")} data-testid="result" data-trace-id={t.traceID}>
                 <div className="result-head">
