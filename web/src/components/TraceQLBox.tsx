@@ -1,6 +1,6 @@
 // The TraceQL query box: autocomplete of scopes, intrinsics, attribute keys
 // and values, and syntax errors shown under the query at their position.
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import * as api from "../api";
 import { keywordValues, suggest, type Suggestion } from "../tqlsuggest";
 
@@ -26,13 +26,19 @@ export function TraceQLBox({ value, onChange, error }: { value: string; onChange
   const apply = (s: Suggestion) => {
     const next = value.slice(0, s.from) + s.label + value.slice(cursor);
     const pos = s.from + s.label.length;
+    caret.current = pos;
     onChange(next);
     setCursor(pos);
-    requestAnimationFrame(() => {
-      ref.current?.focus();
-      ref.current?.setSelectionRange(pos, pos);
-    });
   };
+  // Put the caret after an applied completion as soon as the new value is
+  // in the DOM, before the user's next key.
+  const caret = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    if (caret.current === null || !ref.current) return;
+    ref.current.focus();
+    ref.current.setSelectionRange(caret.current, caret.current);
+    caret.current = null;
+  }, [value]);
   const track = (e: React.SyntheticEvent<HTMLTextAreaElement>) => setCursor(e.currentTarget.selectionStart ?? 0);
 
   let errLine: React.ReactNode = null;
