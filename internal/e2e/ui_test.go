@@ -202,6 +202,7 @@ func TestUI(t *testing.T) {
 		b.click(`[data-testid=tql-suggestion]`)
 		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=traceql-input]`), " = "))
 		b.waitFor(`[...document.querySelectorAll('[data-testid=tql-suggestion]')].some(e => e.textContent === '"eu-test"')`, "attribute value offered", 10*time.Second)
+		b.screenshot("traceql-autocomplete.png")
 		b.click(`[data-testid=tql-suggestion]`)
 		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=traceql-input]`), " }"))
 		require.Equal(t, `{ .ui.region = "eu-test" }`, eval[string](b, `document.querySelector('[data-testid=traceql-input]').value`))
