@@ -91,6 +91,15 @@ func TestTraceQLEndpoint(t *testing.T) {
 		require.Contains(t, body["error"], "line 2 col 11")
 		require.NotEmpty(t, body["message"])
 	})
+	t.Run("unsupported feature is marked", func(t *testing.T) {
+		code, body := get(url.Values{"q": {"{ parent.a = 1 }"}})
+		require.Equal(t, 400, code)
+		require.Equal(t, true, body["unsupported"])
+		require.EqualValues(t, 3, body["position"].(map[string]any)["column"])
+		code, body = get(url.Values{"q": {"{ .a = }"}})
+		require.Equal(t, 400, code)
+		require.NotContains(t, body, "unsupported")
+	})
 	t.Run("bad parameters", func(t *testing.T) {
 		for _, c := range []struct {
 			v    url.Values

@@ -199,7 +199,7 @@ func TestUI(t *testing.T) {
 		b.waitFor(`!!document.querySelector('[data-testid=traceql-input]')`, "the query box", 10*time.Second)
 		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=traceql-input]`), "{ .ui.reg"))
 		b.waitFor(`[...document.querySelectorAll('[data-testid=tql-suggestion]')].some(e => e.textContent === '.ui.region')`, "attribute key offered", 10*time.Second)
-		b.click(`[data-testid=tql-suggestion]`)
+		b.do(chromedp.KeyEvent(kb.Tab)) // Tab takes the first completion
 		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=traceql-input]`), " = "))
 		b.waitFor(`[...document.querySelectorAll('[data-testid=tql-suggestion]')].some(e => e.textContent === '"eu-test"')`, "attribute value offered", 10*time.Second)
 		b.screenshot("traceql-autocomplete.png")
@@ -213,7 +213,7 @@ func TestUI(t *testing.T) {
 		// A syntax error is shown at its position, as text.
 		b.open(tql("{ status = error }\n&& { .a = }"))
 		b.waitFor(`!!document.querySelector('[data-testid=traceql-error-position]')`, "syntax error", 15*time.Second)
-		require.Contains(t, eval[string](b, `document.querySelector('[data-testid=traceql-error-position]').textContent`), "Line 2, column 11: ")
+		require.Contains(t, eval[string](b, `document.querySelector('[data-testid=traceql-error-position]').textContent`), "Syntax error at line 2, column 11: ")
 		require.Equal(t, "&& { .a = }\n          ^", eval[string](b, `document.querySelector('[data-testid=traceql-error-caret]').textContent`))
 		require.Equal(t, 0, b.count(`[data-testid=result]`))
 		require.False(t, eval[bool](b, hasText(`.results`, "No traces match")), "a syntax error is not an empty result")

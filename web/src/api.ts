@@ -96,6 +96,7 @@ export class TraceQLError extends APIError {
     message: string,
     public detail: string,
     public position?: { line: number; column: number; offset: number },
+    public unsupported = false,
   ) {
     super(400, message);
   }
@@ -104,13 +105,13 @@ export class TraceQLError extends APIError {
 export async function traceqlSearch(params: URLSearchParams, signal?: AbortSignal): Promise<TraceQLResult[]> {
   const r = await fetch("/api/v1/traceql?" + params.toString(), { signal, headers: { Accept: "application/json" } });
   const text = await r.text();
-  let body: { traces?: TraceQLResult[]; error?: string; message?: string; position?: { line: number; column: number; offset: number } };
+  let body: { traces?: TraceQLResult[]; error?: string; message?: string; position?: { line: number; column: number; offset: number }; unsupported?: boolean };
   try {
     body = JSON.parse(text);
   } catch {
     throw new APIError(r.status, `${r.status} ${r.statusText}: ${text.slice(0, 200)}`);
   }
-  if (r.status === 400) throw new TraceQLError(body.error ?? "invalid query", body.message ?? body.error ?? "", body.position);
+  if (r.status === 400) throw new TraceQLError(body.error ?? "invalid query", body.message ?? body.error ?? "", body.position, body.unsupported === true);
   if (!r.ok) throw new APIError(r.status, body.error ?? r.statusText);
   return body.traces ?? [];
 }

@@ -72,9 +72,15 @@ export function TraceQLBox({ value, onChange, error }: { value: string; onChange
         onSelect={track}
         onKeyUp={track}
         onFocus={() => setFocused(true)}
+        onClick={() => setFocused(true)}
         onBlur={() => setTimeout(() => setFocused(false), 150)}
         onKeyDown={(e) => {
-          if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+          if (e.key === "Tab" && !e.shiftKey && suggestions.length > 0) {
+            e.preventDefault();
+            apply(suggestions[0]);
+          } else if (e.key === "Escape") {
+            setFocused(false);
+          } else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
             e.preventDefault();
             e.currentTarget.form?.requestSubmit();
           }
@@ -95,14 +101,14 @@ export function TraceQLBox({ value, onChange, error }: { value: string; onChange
         <div className="tql-error" role="alert" data-testid="traceql-error">
           {error.position && (
             <div className="error-text" data-testid="traceql-error-position">
-              Line {error.position.line}, column {error.position.column}: {error.detail}
+              {error.unsupported ? "Not supported" : "Syntax error"} at line {error.position.line}, column {error.position.column}: {error.detail}
             </div>
           )}
           {!error.position && <div className="error-text">{error.message}</div>}
           {errLine}
         </div>
       )}
-      <div className="muted small">Ctrl+Enter runs the query. Syntax: docs/traceql.md</div>
+      <div className="muted small">Tab takes the first completion; Ctrl+Enter runs the query. Syntax: docs/traceql.md</div>
     </div>
   );
 }
