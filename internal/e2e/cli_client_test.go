@@ -108,7 +108,8 @@ func TestTerminalClient(t *testing.T) {
 		"traceql syntax": {[]string{"search", "--server", srv.queryURL, "{ kind = server }\n&& { .a = }"},
 			"invalid TraceQL query at line 2, column 11: " /* then the line and a caret under the position */},
 		"traceql caret":       {[]string{"search", "--server", srv.queryURL, "{ .a = }"}, "\n  { .a = }\n         ^\n"},
-		"traceql unsupported": {[]string{"search", "--server", srv.queryURL, "{ } | rate()"}, "metrics queries"},
+		"traceql metrics":     {[]string{"search", "--server", srv.queryURL, "{ } | rate()"}, "metrics queries"},
+		"traceql unsupported": {[]string{"search", "--server", srv.queryURL, "{ parent.a = 1 }"}, "TraceQL feature not supported at line 1, column 3: "},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := runCLI(t, c.args...)

@@ -218,6 +218,8 @@ func TestUI(t *testing.T) {
 		require.Equal(t, 0, b.count(`[data-testid=result]`))
 		require.False(t, eval[bool](b, hasText(`.results`, "No traces match")), "a syntax error is not an empty result")
 		b.screenshot("traceql-error.png")
+		b.open(tql("{ parent.a = 1 }"))
+		b.waitFor(hasText(`[data-testid=traceql-error-position]`, "Not supported at line 1, column 3: "), "unsupported feature", 15*time.Second)
 	})
 
 	t.Run("trace page waterfall, collapse and expand", func(t *testing.T) {
