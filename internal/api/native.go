@@ -59,6 +59,7 @@ func NewNative(s Store, reg prometheus.Registerer, log *slog.Logger, timeout tim
 func (n *Native) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/traces/{traceID}", n.timed("trace", n.trace))
 	mux.HandleFunc("GET /api/v1/search", n.timed("search", n.search))
+	mux.HandleFunc("GET /api/v1/traceql", n.timed("traceql", n.traceql))
 	mux.HandleFunc("GET /api/v1/services", n.timed("services", n.services))
 	mux.HandleFunc("GET /api/v1/services/{service}/operations", n.timed("operations", n.operations))
 	mux.HandleFunc("GET /api/v1/attributes", n.timed("attributes", n.attributeKeys))

@@ -44,3 +44,19 @@ func TestWaterfallOddTraces(t *testing.T) {
 		require.Equal(t, 80, width(line), "line %q", line)
 	}
 }
+
+func TestTraceQLError(t *testing.T) {
+	bad := func(body string) error { return &serverError{code: 400, msg: "m", body: []byte(body)} }
+	err := traceqlError("{ kind = server }\n&& { .a = }", bad(`{"error":"q: ...","message":"unexpected '}'","position":{"line":2,"column":11,"offset":28}}`))
+	require.Equal(t, "invalid TraceQL query at line 2, column 11: unexpected '}'\n  && { .a = }\n            ^", err.Error())
+	err = traceqlError("{ .ä = 1 } | foo()", bad(`{"error":"x","message":"foo is not supported","position":{"line":1,"column":14,"offset":14},"unsupported":true}`))
+	require.Equal(t, "TraceQL feature not supported at line 1, column 14: foo is not supported\n  { .ä = 1 } | foo()\n               ^", err.Error())
+	// Control characters in the query or message are not sent to the terminal.
+	err = traceqlError("{ .a = \x1b[31m }", bad(`{"error":"x","message":"bad \u001b value","position":{"line":1,"column":8,"offset":7}}`))
+	require.NotContains(t, err.Error(), "\x1b")
+	// Without a position, or for other statuses, the server's message stays.
+	noPos := bad(`{"error":"q: metrics queries are not search queries"}`)
+	require.Equal(t, noPos, traceqlError("{ } | rate()", noPos))
+	other := &serverError{code: 503, msg: "timed out", body: []byte(`{"error":"timed out"}`)}
+	require.Equal(t, other, traceqlError("{ }", other))
+}

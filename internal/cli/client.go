@@ -37,6 +37,15 @@ func newClient(server string) (*client, error) {
 	return &client{base: strings.TrimRight(u.String(), "/"), http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
+// serverError is a non-200 answer; body is the raw answer.
+type serverError struct {
+	code int
+	msg  string
+	body []byte
+}
+
+func (e *serverError) Error() string { return fmt.Sprintf("server answered %d: %s", e.code, e.msg) }
+
 // get fetches path and returns the body of a 200 answer; other answers
 // become errors carrying the server's message.
 func (c *client) get(ctx context.Context, path string) ([]byte, int, error) {
@@ -61,7 +70,7 @@ func (c *client) get(ctx context.Context, path string) ([]byte, int, error) {
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		return nil, resp.StatusCode, fmt.Errorf("server answered %d: %s", resp.StatusCode, sanitize(msg))
+		return nil, resp.StatusCode, &serverError{code: resp.StatusCode, msg: sanitize(msg), body: b}
 	}
 	return b, resp.StatusCode, nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,9 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: ariadne search [flags]\n\nPrints the most recent traces matching every condition, newest first.\nConditions are those of the native search API (docs/api.md).\n\n")
+		fmt.Fprint(stderr, "Usage: ariadne search [flags]\n       ariadne search [--start, --end, --since, --limit, --json, --width] 'TRACEQL QUERY'\n\n"+
+			"Prints the most recent traces matching every condition, newest first.\nConditions are those of the native search API (docs/api.md),\n"+
+			"or a TraceQL query (docs/traceql.md), e.g. ariadne search '{ status = error } | count() > 2'.\n\n")
 		fs.PrintDefaults()
 	}
 	server := fs.String("server", envOr("ARIADNE_SERVER", DefaultServer), "query API of the server (env ARIADNE_SERVER)")
@@ -50,14 +53,27 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("search: unexpected argument %q (conditions are flags; see ariadne search -h)", sanitize(fs.Arg(0)))
+	if fs.NArg() > 1 {
+		return fmt.Errorf("search: unexpected argument %q (give one TraceQL query, quoted, or conditions as flags; see ariadne search -h)", sanitize(fs.Arg(1)))
 	}
 	v := url.Values{}
 	for k, p := range params {
 		if *p != "" {
 			v.Set(k, *p)
 		}
+	}
+	path := "/api/v1/search?"
+	if fs.NArg() == 1 {
+		for k := range v {
+			if k != "start" && k != "end" && k != "limit" {
+				return fmt.Errorf("search: --%s cannot be combined with a TraceQL query; put the condition into the query", flagName(k))
+			}
+		}
+		if len(attrs) > 0 {
+			return fmt.Errorf("search: --attr cannot be combined with a TraceQL query; put the condition into the query")
+		}
+		v.Set("q", fs.Arg(0))
+		path = "/api/v1/traceql?"
 	}
 	if *since > 0 {
 		if v.Get("start") != "" {
@@ -72,8 +88,11 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	body, _, err := c.get(ctx, "/api/v1/search?"+v.Encode())
+	body, _, err := c.get(ctx, path+v.Encode())
 	if err != nil {
+		if q := v.Get("q"); q != "" {
+			return traceqlError(q, err)
+		}
 		return err
 	}
 	if *asJSON {
@@ -116,4 +135,42 @@ func Table(traces []api.TraceSummary, width int) string {
 			strconv.Itoa(t.SpanCount), strconv.Itoa(t.ErrorCount), root)
 	}
 	return b.String()
+}
+
+// flagName is the command-line flag of a native search parameter.
+func flagName(param string) string {
+	var b strings.Builder
+	for _, r := range param {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('-')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// traceqlError turns the server's answer to an invalid TraceQL query into
+// a message that shows the query line with a caret under the position.
+func traceqlError(src string, err error) error {
+	var se *serverError
+	if !errors.As(err, &se) || se.code != 400 {
+		return err
+	}
+	var e api.TraceQLError
+	if json.Unmarshal(se.body, &e) != nil || e.Position == nil {
+		return err
+	}
+	lines := strings.Split(src, "\n")
+	if e.Position.Line < 1 || e.Position.Line > len(lines) {
+		return err
+	}
+	line := []rune(sanitize(lines[e.Position.Line-1]))
+	col := min(max(e.Position.Column, 1), len(line)+1)
+	kind := "invalid TraceQL query"
+	if e.Unsupported {
+		kind = "TraceQL feature not supported"
+	}
+	return fmt.Errorf("%s at line %d, column %d: %s\n  %s\n  %s^",
+		kind, e.Position.Line, e.Position.Column, sanitize(e.Message), string(line), strings.Repeat(" ", col-1))
 }

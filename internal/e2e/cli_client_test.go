@@ -66,6 +66,8 @@ func TestTerminalClient(t *testing.T) {
 		{"search-100.txt", []string{"search", "--server", srv.queryURL, "--width", "100", "--start", "2026-11-01T00:00:00Z", "--end", "2026-11-02T00:00:00Z"}},
 		{"search-errors.txt", []string{"search", "--server", srv.queryURL, "--width", "100", "--status", "error", "--attr", "db.system=postgresql", "--start", "1793491200"}},
 		{"search-none.txt", []string{"search", "--server", srv.queryURL, "--service", "nobody", "--start", "2026-11-01T00:00:00Z"}},
+		{"search-traceql.txt", []string{"search", "--server", srv.queryURL, "--width", "100", `{ kind = server } >> { .db.system = "postgresql" }`, "--start", "2026-11-01T00:00:00Z"}},
+		{"search-traceql-errors.txt", []string{"search", "--server", srv.queryURL, "--width", "100", "--limit", "5", `{ status = error }`}},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			out, errOut, code := runCLI(t, c.args...)
@@ -94,14 +96,20 @@ func TestTerminalClient(t *testing.T) {
 		args []string
 		want string
 	}{
-		"not found":    {[]string{"trace", "--server", srv.queryURL, "00000000000000000000000000000042"}, "not found"},
-		"bad id":       {[]string{"trace", "--server", srv.queryURL, "xyz"}, "not a trace ID"},
-		"no id":        {[]string{"trace", "--server", srv.queryURL}, "exactly one trace ID"},
-		"bad server":   {[]string{"trace", "--server", "ftp://x", id}, "--server"},
-		"unreachable":  {[]string{"trace", "--server", "127.0.0.1:1", id}, "cannot reach"},
-		"bad kind":     {[]string{"search", "--server", srv.queryURL, "--kind", "sideways"}, "kind"},
-		"bad duration": {[]string{"search", "--server", srv.queryURL, "--min-duration", "fast"}, "minDuration"},
-		"positional":   {[]string{"search", "--server", srv.queryURL, "cart"}, "unexpected argument"},
+		"not found":         {[]string{"trace", "--server", srv.queryURL, "00000000000000000000000000000042"}, "not found"},
+		"bad id":            {[]string{"trace", "--server", srv.queryURL, "xyz"}, "not a trace ID"},
+		"no id":             {[]string{"trace", "--server", srv.queryURL}, "exactly one trace ID"},
+		"bad server":        {[]string{"trace", "--server", "ftp://x", id}, "--server"},
+		"unreachable":       {[]string{"trace", "--server", "127.0.0.1:1", id}, "cannot reach"},
+		"bad kind":          {[]string{"search", "--server", srv.queryURL, "--kind", "sideways"}, "kind"},
+		"bad duration":      {[]string{"search", "--server", srv.queryURL, "--min-duration", "fast"}, "minDuration"},
+		"positional":        {[]string{"search", "--server", srv.queryURL, "{ }", "cart"}, "unexpected argument"},
+		"traceql and flags": {[]string{"search", "--server", srv.queryURL, "--service", "cart", "{ }"}, "--service cannot be combined with a TraceQL query"},
+		"traceql syntax": {[]string{"search", "--server", srv.queryURL, "{ kind = server }\n&& { .a = }"},
+			"invalid TraceQL query at line 2, column 11: " /* then the line and a caret under the position */},
+		"traceql caret":       {[]string{"search", "--server", srv.queryURL, "{ .a = }"}, "\n  { .a = }\n         ^\n"},
+		"traceql metrics":     {[]string{"search", "--server", srv.queryURL, "{ } | rate()"}, "metrics queries"},
+		"traceql unsupported": {[]string{"search", "--server", srv.queryURL, "{ parent.a = 1 }"}, "TraceQL feature not supported at line 1, column 3: "},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, errOut, code := runCLI(t, c.args...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -173,6 +174,52 @@ func TestUI(t *testing.T) {
 		// A bad filter shows the API's error, as text.
 		b.open(u + "/search?minDuration=fast&lookback=1h")
 		b.waitFor(hasText(`[role=alert]`, "minDuration"), "error naming the parameter", 10*time.Second)
+	})
+
+	t.Run("TraceQL search, autocomplete, matched spans and syntax errors", func(t *testing.T) {
+		b := browser.with(t)
+		tql := func(q string) string { return u + "/search?mode=traceql&lookback=1h&q=" + url.QueryEscape(q) }
+		// A structural query finds trace A; its matched span is the payment error.
+		b.open(tql(`{ resource.service.name = "checkout" } >> { status = error }`))
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 1`, "one result", 15*time.Second)
+		require.Equal(t, 1, b.count(`[data-testid=result][data-trace-id="`+tr.a+`"]`))
+		require.Equal(t, "1 matched", eval[string](b, `document.querySelector('[data-testid=matched-count]').textContent`))
+		require.Contains(t, eval[string](b, `document.querySelector('[data-testid=traceql-input]').value`), ">> { status = error }")
+		b.screenshot("traceql.png")
+		// Opening it highlights the matched span.
+		b.click(`[data-trace-id="` + tr.a + `"] a.result-title`)
+		b.waitFor(rows+` === 6`, "six rows", 15*time.Second)
+		require.Equal(t, "1 match", eval[string](b, `document.querySelector('[data-testid=find-count]').textContent`))
+		require.Equal(t, 1, b.rowsWhere(`r.classList.contains('match') && r.textContent.includes('Charge')`))
+
+		// Switch from the form to TraceQL and build a query with autocomplete.
+		b.open(u + "/search?lookback=1h")
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length > 0`, "recent traces", 15*time.Second)
+		b.do(chromedp.Click(chromedp.CSS(`[data-testid=mode-traceql]`)))
+		b.waitFor(`!!document.querySelector('[data-testid=traceql-input]')`, "the query box", 10*time.Second)
+		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=traceql-input]`), "{ .ui.reg"))
+		b.waitFor(`[...document.querySelectorAll('[data-testid=tql-suggestion]')].some(e => e.textContent === '.ui.region')`, "attribute key offered", 10*time.Second)
+		b.do(chromedp.KeyEvent(kb.Tab)) // Tab takes the first completion
+		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=traceql-input]`), " = "))
+		b.waitFor(`[...document.querySelectorAll('[data-testid=tql-suggestion]')].some(e => e.textContent === '"eu-test"')`, "attribute value offered", 10*time.Second)
+		b.screenshot("traceql-autocomplete.png")
+		b.click(`[data-testid=tql-suggestion]`)
+		b.do(chromedp.SendKeys(chromedp.CSS(`[data-testid=traceql-input]`), " }"))
+		require.Equal(t, `{ .ui.region = "eu-test" }`, eval[string](b, `document.querySelector('[data-testid=traceql-input]').value`))
+		b.click(`[data-testid=search-submit]`)
+		b.waitFor(`new URLSearchParams(location.search).get('q') === '{ .ui.region = "eu-test" }' && new URLSearchParams(location.search).get('mode') === 'traceql'`, "query in URL", 10*time.Second)
+		b.waitFor(`document.querySelectorAll('[data-testid=result]').length === 16`, "the 16 autocomplete traces", 15*time.Second)
+
+		// A syntax error is shown at its position, as text.
+		b.open(tql("{ status = error }\n&& { .a = }"))
+		b.waitFor(`!!document.querySelector('[data-testid=traceql-error-position]')`, "syntax error", 15*time.Second)
+		require.Contains(t, eval[string](b, `document.querySelector('[data-testid=traceql-error-position]').textContent`), "Syntax error at line 2, column 11: ")
+		require.Equal(t, "&& { .a = }\n          ^", eval[string](b, `document.querySelector('[data-testid=traceql-error-caret]').textContent`))
+		require.Equal(t, 0, b.count(`[data-testid=result]`))
+		require.False(t, eval[bool](b, hasText(`.results`, "No traces match")), "a syntax error is not an empty result")
+		b.screenshot("traceql-error.png")
+		b.open(tql("{ parent.a = 1 }"))
+		b.waitFor(hasText(`[data-testid=traceql-error-position]`, "Not supported at line 1, column 3: "), "unsupported feature", 15*time.Second)
 	})
 
 	t.Run("trace page waterfall, collapse and expand", func(t *testing.T) {

@@ -50,6 +50,7 @@ func Start(t testing.TB, edit func(*config.Config)) *Server {
 	cfg.Storage.WALSync = "never"
 	cfg.Ports.OTLPGRPC, cfg.Ports.OTLPHTTP, cfg.Ports.Query = FreePort(t), FreePort(t), FreePort(t)
 	cfg.Ports.Sampling = FreePort(t)
+	cfg.Ports.Zipkin, cfg.Ports.Tempo = FreePort(t), FreePort(t) // never the fixed defaults 9411 and 3200
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -85,3 +85,33 @@ export async function fetchTrace(id: string, signal?: AbortSignal): Promise<{ sp
   const spans = parseOTLP(JSON.parse(raw));
   return { spans, raw, arrived, parseMs: performance.now() - arrived };
 }
+
+export interface TraceQLResult extends TraceSummary {
+  matchedSpans: string[];
+}
+
+// TraceQLError is an invalid query; position locates it in the query text.
+export class TraceQLError extends APIError {
+  constructor(
+    message: string,
+    public detail: string,
+    public position?: { line: number; column: number; offset: number },
+    public unsupported = false,
+  ) {
+    super(400, message);
+  }
+}
+
+export async function traceqlSearch(params: URLSearchParams, signal?: AbortSignal): Promise<TraceQLResult[]> {
+  const r = await fetch("/api/v1/traceql?" + params.toString(), { signal, headers: { Accept: "application/json" } });
+  const text = await r.text();
+  let body: { traces?: TraceQLResult[]; error?: string; message?: string; position?: { line: number; column: number; offset: number }; unsupported?: boolean };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new APIError(r.status, `${r.status} ${r.statusText}: ${text.slice(0, 200)}`);
+  }
+  if (r.status === 400) throw new TraceQLError(body.error ?? "invalid query", body.message ?? body.error ?? "", body.position, body.unsupported === true);
+  if (!r.ok) throw new APIError(r.status, body.error ?? r.statusText);
+  return body.traces ?? [];
+}

@@ -3,6 +3,7 @@ import * as api from "../api";
 import { navigate, onLinkClick } from "../router";
 import { fmtAgo, fmtDuration, fmtTime, serviceColor } from "../format";
 import { ScatterPlot } from "../components/ScatterPlot";
+import { TraceQLBox } from "../components/TraceQLBox";
 
 const lookbacks: [string, string][] = [
   ["5m", "Last 5 minutes"],
@@ -21,6 +22,8 @@ const units: Record<string, number> = { m: 60e3, h: 3600e3, d: 86400e3 };
 
 // Form holds the search form's fields; it mirrors the URL parameters.
 interface Form {
+  mode: string; // "form" or "traceql"
+  q: string; // the TraceQL query
   service: string;
   operation: string;
   attrs: string[];
@@ -47,6 +50,8 @@ function formFromQuery(q: URLSearchParams): Form {
     }
   }
   return {
+    mode: q.get("mode") === "traceql" ? "traceql" : "form",
+    q: q.get("q") ?? "",
     service: q.get("service") ?? "",
     operation: q.get("operation") ?? q.get("name") ?? "",
     attrs: attrs.length ? attrs : [""],
@@ -67,13 +72,20 @@ function formToQuery(f: Form): string {
   const set = (k: string, v: string, def = "") => {
     if (v && v !== def) q.set(k, v);
   };
-  set("service", f.service);
-  set("operation", f.operation);
-  for (const a of f.attrs) if (a.trim()) q.append("attr", a.trim());
-  set("minDuration", f.minDuration.trim());
-  set("maxDuration", f.maxDuration.trim());
-  if (f.minDuration || f.maxDuration) set("durationScope", f.durationScope, "span");
-  set("status", f.status);
+  if (f.mode === "traceql") {
+    q.set("mode", "traceql");
+    set("q", f.q);
+  } else {
+    set("service", f.service);
+    set("operation", f.operation);
+  }
+  if (f.mode !== "traceql") {
+    for (const a of f.attrs) if (a.trim()) q.append("attr", a.trim());
+    set("minDuration", f.minDuration.trim());
+    set("maxDuration", f.maxDuration.trim());
+    if (f.minDuration || f.maxDuration) set("durationScope", f.durationScope, "span");
+    set("status", f.status);
+  }
   q.set("lookback", f.lookback);
   if (f.lookback === "custom") {
     set("start", f.start);
@@ -107,6 +119,25 @@ function apiParams(f: Form, nowMs: number): URLSearchParams {
   return p;
 }
 
+// tqlParams turns the TraceQL mode's fields into /api/v1/traceql parameters.
+function tqlParams(f: Form, nowMs: number): URLSearchParams {
+  const p = new URLSearchParams({ q: f.q });
+  const lb = f.lookback.match(/^(\d+)([mhd])$/);
+  if (lb) p.set("start", String(nowMs - Number(lb[1]) * units[lb[2]]));
+  if (f.lookback === "custom") {
+    if (f.start) p.set("start", String(new Date(f.start).getTime()));
+    if (f.end) p.set("end", String(new Date(f.end).getTime()));
+  }
+  p.set("limit", f.limit || "20");
+  return p;
+}
+
+// traceHref links a result to its trace; the spans a TraceQL query matched
+// are highlighted there (uiFind accepts span IDs).
+function traceHref(t: { traceID: string; matchedSpans?: string[] }): string {
+  return "/trace/" + t.traceID + (t.matchedSpans?.length ? "?uiFind=" + encodeURIComponent(t.matchedSpans.join(" ")) : "");
+}
+
 // Jaeger UI links carry start and end as Unix microseconds; the form's
 // datetime inputs want local date and time.
 function localInput(v: string): string {
@@ -132,8 +163,9 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
   const [ops, setOps] = useState<{ name: string; kind: string }[]>([]);
   const [keys, setKeys] = useState<string[]>([]);
   const [values, setValues] = useState<Record<string, string[]>>({});
-  const [results, setResults] = useState<api.TraceSummary[] | null>(null);
+  const [results, setResults] = useState<(api.TraceSummary & { matchedSpans?: string[] })[] | null>(null);
   const [error, setError] = useState("");
+  const [tqlError, setTqlError] = useState<api.TraceQLError | null>(null);
   const [loading, setLoading] = useState(false);
   const [picked, setPicked] = useState<string[]>([]);
 
@@ -150,17 +182,25 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
   // Run the search whenever the URL's search changes (it is the state).
   useEffect(() => {
     const ctl = new AbortController();
-    setLoading(true);
     setError("");
-    api
-      .search(apiParams(applied, Date.now()), ctl.signal)
+    setTqlError(null);
+    if (applied.mode === "traceql" && !applied.q.trim()) {
+      setResults(null);
+      setLoading(false);
+      return;
+    }
+    setLoading(true);
+    const run: Promise<(api.TraceSummary & { matchedSpans?: string[] })[]> =
+      applied.mode === "traceql" ? api.traceqlSearch(tqlParams(applied, Date.now()), ctl.signal) : api.search(apiParams(applied, Date.now()), ctl.signal);
+    run
       .then((r) => {
         setResults(r);
         setLoading(false);
       })
       .catch((e: Error) => {
         if (e.name === "AbortError") return;
-        setError(e.message);
+        if (e instanceof api.TraceQLError) setTqlError(e);
+        else setError(e.message);
         setResults([]);
         setLoading(false);
       });
@@ -204,81 +244,98 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
   return (
     <div className="page search-page">
       <form className="search-form panel" onSubmit={submit} aria-label="Search traces">
-        <label>
-          Service
-          <select value={form.service} onChange={(e) => upd({ service: e.target.value, operation: "" })} name="service">
-            <option value="">All services</option>
-            {[...new Set([...servicesList, ...(form.service ? [form.service] : [])])].map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Span name
-          <input list="ops" value={form.operation} onChange={(e) => upd({ operation: e.target.value })} placeholder="any" name="operation" />
-          <datalist id="ops">
-            {[...new Set(ops.map((o) => o.name))].map((o) => (
-              <option key={o} value={o} />
-            ))}
-          </datalist>
-        </label>
-        <fieldset>
-          <legend>Attributes</legend>
-          {form.attrs.map((a, i) => (
-            <div className="attr-row" key={i}>
-              <input
-                list={`attr-list-${i}`}
-                value={a}
-                name="attr"
-                placeholder="http.response.status_code>=500"
-                onChange={(e) => upd({ attrs: form.attrs.map((x, j) => (j === i ? e.target.value : x)) })}
-              />
-              <datalist id={`attr-list-${i}`}>
-                {attrSuggestions(a).slice(0, 200).map((s) => (
-                  <option key={s} value={s} />
-                ))}
-              </datalist>
-              <button type="button" className="icon" title="Remove" onClick={() => upd({ attrs: form.attrs.length > 1 ? form.attrs.filter((_, j) => j !== i) : [""] })}>
-                ×
-              </button>
-            </div>
-          ))}
-          <button type="button" className="link-button" onClick={() => upd({ attrs: [...form.attrs, ""] })}>
-            + attribute
-          </button>
-        </fieldset>
-        <div className="row2">
-          <label>
-            Min duration
-            <input value={form.minDuration} onChange={(e) => upd({ minDuration: e.target.value })} placeholder="100ms" name="minDuration" />
-          </label>
-          <label>
-            Max duration
-            <input value={form.maxDuration} onChange={(e) => upd({ maxDuration: e.target.value })} placeholder="2s" name="maxDuration" />
-          </label>
-        </div>
-        <div className="segmented" role="radiogroup" aria-label="Duration applies to">
+        <div className="segmented" role="radiogroup" aria-label="Search mode">
           {[
-            ["span", "Any span"],
-            ["trace", "Whole trace"],
+            ["form", "Form"],
+            ["traceql", "TraceQL"],
           ].map(([v, l]) => (
             <label key={v}>
-              <input type="radio" name="durationScope" checked={form.durationScope === v} onChange={() => upd({ durationScope: v })} />
+              <input type="radio" name="mode" checked={form.mode === v} onChange={() => upd({ mode: v })} data-testid={"mode-" + v} />
               {l}
             </label>
           ))}
         </div>
-        <label>
-          Status
-          <select value={form.status} onChange={(e) => upd({ status: e.target.value })} name="status">
-            <option value="">Any</option>
-            <option value="error">Has errors</option>
-            <option value="ok">No errors (OK)</option>
-            <option value="unset">No errors (unset)</option>
-          </select>
-        </label>
+        {form.mode === "traceql" ? (
+          <TraceQLBox value={form.q} onChange={(q) => upd({ q })} error={tqlError && applied.q === form.q ? tqlError : null} />
+        ) : (
+          <>
+          <label>
+            Service
+            <select value={form.service} onChange={(e) => upd({ service: e.target.value, operation: "" })} name="service">
+              <option value="">All services</option>
+              {[...new Set([...servicesList, ...(form.service ? [form.service] : [])])].map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Span name
+            <input list="ops" value={form.operation} onChange={(e) => upd({ operation: e.target.value })} placeholder="any" name="operation" />
+            <datalist id="ops">
+              {[...new Set(ops.map((o) => o.name))].map((o) => (
+                <option key={o} value={o} />
+              ))}
+            </datalist>
+          </label>
+          <fieldset>
+            <legend>Attributes</legend>
+            {form.attrs.map((a, i) => (
+              <div className="attr-row" key={i}>
+                <input
+                  list={`attr-list-${i}`}
+                  value={a}
+                  name="attr"
+                  placeholder="http.response.status_code>=500"
+                  onChange={(e) => upd({ attrs: form.attrs.map((x, j) => (j === i ? e.target.value : x)) })}
+                />
+                <datalist id={`attr-list-${i}`}>
+                  {attrSuggestions(a).slice(0, 200).map((s) => (
+                    <option key={s} value={s} />
+                  ))}
+                </datalist>
+                <button type="button" className="icon" title="Remove" onClick={() => upd({ attrs: form.attrs.length > 1 ? form.attrs.filter((_, j) => j !== i) : [""] })}>
+                  ×
+                </button>
+              </div>
+            ))}
+            <button type="button" className="link-button" onClick={() => upd({ attrs: [...form.attrs, ""] })}>
+              + attribute
+            </button>
+          </fieldset>
+          <div className="row2">
+            <label>
+              Min duration
+              <input value={form.minDuration} onChange={(e) => upd({ minDuration: e.target.value })} placeholder="100ms" name="minDuration" />
+            </label>
+            <label>
+              Max duration
+              <input value={form.maxDuration} onChange={(e) => upd({ maxDuration: e.target.value })} placeholder="2s" name="maxDuration" />
+            </label>
+          </div>
+          <div className="segmented" role="radiogroup" aria-label="Duration applies to">
+            {[
+              ["span", "Any span"],
+              ["trace", "Whole trace"],
+            ].map(([v, l]) => (
+              <label key={v}>
+                <input type="radio" name="durationScope" checked={form.durationScope === v} onChange={() => upd({ durationScope: v })} />
+                {l}
+              </label>
+            ))}
+          </div>
+          <label>
+            Status
+            <select value={form.status} onChange={(e) => upd({ status: e.target.value })} name="status">
+              <option value="">Any</option>
+              <option value="error">Has errors</option>
+              <option value="ok">No errors (OK)</option>
+              <option value="unset">No errors (unset)</option>
+            </select>
+          </label>
+          </>
+        )}
         <label>
           Time range
           <select value={form.lookback} onChange={(e) => upd({ lookback: e.target.value })} name="lookback">
@@ -316,7 +373,7 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
           </div>
         )}
         {results && sorted.length > 0 && (
-          <ScatterPlot traces={sorted} onOpen={(id) => navigate("/trace/" + id)} />
+          <ScatterPlot traces={sorted} onOpen={(id) => navigate(traceHref(sorted.find((t) => t.traceID === id) ?? { traceID: id }))} />
         )}
         <div className="results-bar">
           <span data-testid="result-count">{loading ? "Searching…" : results ? `${sorted.length} trace${sorted.length === 1 ? "" : "s"}` : ""}</span>
@@ -335,15 +392,17 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
             Compare {picked.length}/2
           </button>
         </div>
-        {results && sorted.length === 0 && !error && <div className="message">No traces match. Widen the time range or remove filters.</div>}
+        {results && sorted.length === 0 && !error && !tqlError && <div className="message">No traces match. Widen the time range or remove filters.</div>}
+        {applied.mode === "traceql" && !applied.q.trim() && <div className="message">Type a TraceQL query, e.g. {"{ status = error }"}, and run it.</div>}
         <ul className="result-list">
           {sorted.map((t) => {
             const startUs = Number(BigInt(t.startTimeUnixNano) / 1000n);
+            const href = traceHref(t);
             return (
               <li key={t.traceID} className={"result panel" + (t.errorCount ? " has-error" : "")} data-testid="result" data-trace-id={t.traceID}>
                 <div className="result-head">
                   <input type="checkbox" title="Pick for comparison" checked={picked.includes(t.traceID)} onChange={() => togglePick(t.traceID)} />
-                  <a href={"/trace/" + t.traceID} onClick={onLinkClick} className="result-title">
+                  <a href={href} onClick={onLinkClick} className="result-title">
                     <span className="svc-dot" style={{ background: serviceColor(t.rootServiceName) }} />
                     <span>{t.rootServiceName}:</span>
                     <b>{t.rootSpanName}</b>
@@ -358,6 +417,7 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
                 </div>
                 <div className="result-meta">
                   <span>{t.spanCount} spans</span>
+                  {t.matchedSpans && <span data-testid="matched-count">{t.matchedSpans.length} matched</span>}
                   {t.errorCount > 0 && <span className="error-text">{t.errorCount} errors</span>}
                   <span className="svc-tags">
                     {t.services.map((s) => (
