@@ -1,0 +1,311 @@
+package pipeline
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/ariadne-tracing/ariadne/internal/model"
+)
+
+const fixtures = "../../../shared/testdata/tempo-servicegraph"
+
+// loadFixture reads one of Tempo's service-graph fixtures. Their IDs are
+// base64 (Tempo's gogo JSON); pdata wants hex, so they are converted.
+func loadFixture(t *testing.T, name string) []model.Span {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, name))
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(b, &doc))
+	for _, rs := range doc["resourceSpans"].([]any) {
+		for _, ss := range rs.(map[string]any)["scopeSpans"].([]any) {
+			for _, sp := range ss.(map[string]any)["spans"].([]any) {
+				m := sp.(map[string]any)
+				for _, k := range []string{"traceId", "spanId", "parentSpanId"} {
+					if v, ok := m[k].(string); ok && v != "" {
+						raw, err := base64.StdEncoding.DecodeString(v)
+						require.NoError(t, err)
+						m[k] = hex.EncodeToString(raw)
+					}
+				}
+			}
+		}
+	}
+	b, err = json.Marshal(doc)
+	require.NoError(t, err)
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
+	require.NoError(t, err)
+	spans := model.FromTraces(td)
+	require.NotEmpty(t, spans)
+	return spans
+}
+
+func newTestPipeline(t *testing.T, dir string) *Pipeline {
+	t.Helper()
+	// The fixtures are from 2022: keep them despite retention.
+	p, err := New(Config{Dir: dir, Retention: 100 * 365 * 24 * time.Hour})
+	require.NoError(t, err)
+	return p
+}
+
+// edgeCounts returns calls and errors per edge over all time.
+func edgeCounts(p *Pipeline) map[EdgeKey][2]uint64 {
+	_, edges := p.Graph(time.Unix(0, 0), time.Now().Add(time.Hour))
+	out := map[EdgeKey][2]uint64{}
+	for _, e := range edges {
+		out[e.EdgeKey] = [2]uint64{e.Calls, e.Errors}
+	}
+	return out
+}
+
+func TestTempoFixtures(t *testing.T) {
+	cases := []struct {
+		file    string
+		edges   map[EdgeKey][2]uint64 // calls, errors
+		expired uint64
+	}{
+		{"trace-with-queue-database.json", map[EdgeKey][2]uint64{
+			{"mythical-requester", "mythical-server", ConnDirect}:      {1, 0},
+			{"mythical-server", "postgres", ConnDatabase}:              {1, 0},
+			{"mythical-requester", "mythical-recorder", ConnMessaging}: {1, 0},
+			{"mythical-server", "loki", ConnVirtual}:                   {1, 0},
+		}, 3}, // dns.lookup and the two log_to_loki client spans name no peer
+		{"trace-with-db-system-name.json", map[EdgeKey][2]uint64{
+			{"mythical-requester", "mythical-server", ConnDirect}:      {1, 0},
+			{"mythical-server", "mythical-database", ConnDatabase}:     {1, 0},
+			{"mythical-requester", "mythical-recorder", ConnMessaging}: {1, 0},
+			{"mythical-server", "loki", ConnVirtual}:                   {1, 0},
+		}, 3},
+		{"trace-with-failed-requests.json", map[EdgeKey][2]uint64{
+			{"mythical-requester", "mythical-server", ConnDirect}: {1, 1},
+			{"mythical-server", "postgres", ConnDatabase}:         {1, 1},
+			{"mythical-server", "loki", ConnVirtual}:              {1, 0},
+		}, 3},
+		{"trace-with-virtual-nodes.json", map[EdgeKey][2]uint64{
+			{UserNode, "mythical-server", ConnVirtual}:                        {1, 0},
+			{"mythical-requester", "external-payments-platform", ConnVirtual}: {1, 0},
+			{"external-producer", "internal-consumer", ConnVirtual}:           {1, 0},
+			// The client span's parent is the server span of another
+			// service: a parent-child edge, whatever the kinds (Tempo
+			// does not count this one; Jaeger's dependencies do).
+			{"mythical-server", "mythical-requester", ConnDirect}: {1, 0},
+		}, 0},
+		{"trace-with-expired-edges.json", map[EdgeKey][2]uint64{
+			{UserNode, "mythical-server", ConnVirtual}:            {1, 0},
+			{"mythical-server", "mythical-requester", ConnDirect}: {1, 0},
+			{"mythical-requester", "mysql", ConnDatabase}:         {1, 0},
+			// db-access, a client span under client-matched, counts
+			// only as its database call, not as a second call from
+			// mythical-server (see countsAsCall).
+		}, 1}, // the server span whose parent never arrives
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			spans := loadFixture(t, tc.file)
+			// One batch, the whole fixture.
+			p := newTestPipeline(t, "")
+			p.Observe(spans)
+			p.ExpireAll()
+			require.Equal(t, tc.edges, edgeCounts(p))
+			require.Equal(t, tc.expired, p.expired.Load())
+
+			// Each resource in its own batch, in reverse order: the
+			// pairs must match across batches.
+			p2 := newTestPipeline(t, "")
+			var batches [][]model.Span
+			for i := 0; i < len(spans); {
+				j := i
+				for j < len(spans) && spans[j].Resource == spans[i].Resource {
+					j++
+				}
+				batches = append(batches, spans[i:j])
+				i = j
+			}
+			require.Greater(t, len(batches), 1)
+			for i := len(batches) - 1; i >= 0; i-- {
+				p2.Observe(batches[i])
+			}
+			p2.ExpireAll()
+			require.Equal(t, tc.edges, edgeCounts(p2))
+			require.Equal(t, tc.expired, p2.expired.Load())
+		})
+	}
+}
+
+func TestFixtureLatencies(t *testing.T) {
+	spans := loadFixture(t, "trace-with-queue-database.json")
+	p := newTestPipeline(t, "")
+	p.Observe(spans)
+	_, edges := p.Graph(time.Unix(0, 0), time.Now())
+	var found bool
+	for _, e := range edges {
+		if e.EdgeKey == (EdgeKey{"mythical-requester", "mythical-server", ConnDirect}) {
+			found = true
+			// Client span 45.3ms, server span 29.1ms (as Tempo's test
+			// expects 0.045 and 0.029 seconds).
+			require.InDelta(t, 0.045, e.ClientLatency.Sum/1e9, 0.001)
+			require.InDelta(t, 0.029, e.ServerLatency.Sum/1e9, 0.001)
+			require.Len(t, e.Exemplars, 1)
+		}
+	}
+	require.True(t, found)
+}
+
+// A parent in one service with a child in another, neither with a kind:
+// still an edge (what Jaeger's dependency view shows).
+func TestParentChildWithoutKinds(t *testing.T) {
+	ra := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "a"}}}
+	rb := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "b"}}}
+	tid := model.TraceID{1}
+	now := time.Now().UnixNano()
+	parent := model.Span{TraceID: tid, SpanID: model.SpanID{1}, Name: "work", Start: now, End: now + 5e6, Resource: ra}
+	child := model.Span{TraceID: tid, SpanID: model.SpanID{2}, ParentID: model.SpanID{1}, Name: "sub", Start: now + 1e6, End: now + 3e6,
+		StatusCode: model.StatusError, Resource: rb}
+	p := newTestPipeline(t, "")
+	p.Observe([]model.Span{child}) // child first, in its own batch
+	p.Observe([]model.Span{parent})
+	p.ExpireAll()
+	require.Equal(t, map[EdgeKey][2]uint64{{"a", "b", ConnDirect}: {1, 1}}, edgeCounts(p))
+
+	p = newTestPipeline(t, "")
+	p.Observe([]model.Span{parent}) // parent first
+	p.Observe([]model.Span{child})
+	p.ExpireAll()
+	require.Equal(t, map[EdgeKey][2]uint64{{"a", "b", ConnDirect}: {1, 1}}, edgeCounts(p))
+}
+
+func exactQuantile(sorted []int64, q float64) float64 {
+	return float64(sorted[int(q*float64(len(sorted)-1))])
+}
+
+func TestSketchAccuracy(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	dists := map[string]func() int64{
+		"uniform-1ms-1s":   func() int64 { return 1e6 + r.Int64N(1e9) },
+		"lognormal":        func() int64 { return int64(math.Exp(r.NormFloat64()*1.5+16)) + 1 },
+		"exponential-50ms": func() int64 { return int64(r.ExpFloat64()*50e6) + 1 },
+		"bimodal": func() int64 {
+			if r.IntN(10) == 0 {
+				return 2e9 + r.Int64N(1e8)
+			}
+			return 1e5 + r.Int64N(1e5)
+		},
+		"with-zeros": func() int64 { return r.Int64N(1000) - 100 },
+	}
+	for name, gen := range dists {
+		t.Run(name, func(t *testing.T) {
+			// Split into several sketches and merge, as minutes are.
+			var parts [7]Sketch
+			var vals []int64
+			for i := range 20_000 {
+				v := gen()
+				vals = append(vals, v)
+				parts[i%len(parts)].Add(v)
+			}
+			var s Sketch
+			for i := range parts {
+				s.Merge(&parts[i])
+			}
+			slices.Sort(vals)
+			require.Equal(t, uint64(len(vals)), s.Count)
+			for _, q := range []float64{0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1} {
+				want := exactQuantile(vals, q)
+				got := s.Quantile(q)
+				if want <= 0 {
+					require.Equal(t, 0.0, math.Max(got, 0), "q=%v", q)
+					continue
+				}
+				require.InEpsilon(t, want, got, 0.01, "q=%v", q)
+			}
+			// Round trip through the file encoding.
+			b := appendSketch(nil, &s)
+			var back Sketch
+			d := &decoder{b: b}
+			d.sketch(&back)
+			require.NoError(t, d.err)
+			require.Equal(t, s.Quantile(0.99), back.Quantile(0.99))
+			require.Equal(t, s.Count, back.Count)
+		})
+	}
+}
+
+func TestPersistCommitAndRecover(t *testing.T) {
+	dir := t.TempDir()
+	spans := loadFixture(t, "trace-with-failed-requests.json")
+	p := newTestPipeline(t, dir)
+	p.Observe(spans)
+	p.Seal()
+	require.NoError(t, p.Prepare(7))
+	require.NoError(t, p.Commit(7))
+	want := edgeCounts(p)
+	require.NotEmpty(t, want)
+
+	// A sealed but uncommitted set (crash before its part was written) is
+	// dropped at recovery: the WAL replays those spans.
+	p.Observe(spans)
+	p.Seal()
+	require.NoError(t, p.Prepare(8))
+
+	p2 := newTestPipeline(t, dir)
+	require.NoError(t, p2.Recover(func(seq uint64) bool { return seq == 7 }))
+	require.Equal(t, want, edgeCounts(p2))
+	_, err := os.Stat(filepath.Join(dir, pendingName(8)))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	// A pending set whose part exists (crash between part and rename) is
+	// committed at recovery.
+	p2.Observe(spans)
+	p2.Seal()
+	require.NoError(t, p2.Prepare(9))
+	p3 := newTestPipeline(t, dir)
+	require.NoError(t, p3.Recover(func(seq uint64) bool { return seq == 9 }))
+	got := edgeCounts(p3)
+	for k, v := range want {
+		require.Equal(t, [2]uint64{2 * v[0], 2 * v[1]}, got[k], "%v", k)
+	}
+
+	// Compaction keeps the same series in one base file.
+	require.NoError(t, p3.Compact())
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	require.Equal(t, []string{baseName(9)}, names)
+	p4 := newTestPipeline(t, dir)
+	require.NoError(t, p4.Recover(nil))
+	require.Equal(t, got, edgeCounts(p4))
+	ops := p4.Operations(time.Unix(0, 0), time.Now(), Filter{Service: "mythical-server", Kinds: []int8{model.KindServer}})
+	require.Len(t, ops, 1)
+	require.Equal(t, "POST /:endpoint", ops[0].Name)
+	require.Equal(t, uint64(2), ops[0].Calls)
+	require.Equal(t, uint64(2), ops[0].Errors)
+}
+
+func TestDecodeRejectsDamage(t *testing.T) {
+	p := newTestPipeline(t, "")
+	p.Observe(loadFixture(t, "trace-with-virtual-nodes.json"))
+	b := EncodeData(p.View(time.Unix(0, 0), time.Now()), minMinute, maxMinute)
+	_, err := DecodeData(b)
+	require.NoError(t, err)
+	for i := range b {
+		c := slices.Clone(b)
+		c[i] ^= 0x40
+		_, err := DecodeData(c)
+		require.Error(t, err, "byte %d", i)
+	}
+	_, err = DecodeData(b[:len(b)-1])
+	require.Error(t, err)
+}
