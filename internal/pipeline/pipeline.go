@@ -364,19 +364,20 @@ func (p *Pipeline) Recover(committed func(seq uint64) bool) error {
 	}
 	all := Data{}
 	var base uint64
+	haveBase := false
 	slices.Sort(bases)
 	for i := len(bases) - 1; i >= 0; i-- {
 		d, err := p.load(baseName(bases[i]))
 		if err == nil {
 			all.Merge(d)
-			base = bases[i]
+			base, haveBase = bases[i], true
 			break
 		}
 	}
 	slices.Sort(deltas)
 	var kept []uint64
 	for _, s := range deltas {
-		if s <= base {
+		if haveBase && s <= base {
 			_ = os.Remove(filepath.Join(p.cfg.Dir, deltaName(s)))
 			continue
 		}
