@@ -114,7 +114,7 @@ func countsAsCall(parentKind, childKind int8) bool {
 
 // batchIndex is scratch state reused between batches.
 type batchIndex struct {
-	byID     map[refKey]int32
+	byID     map[model.SpanID]int32 // span IDs of the batch (trace checked on lookup)
 	hasChild []bool
 	matched  []bool
 	svc      []string
@@ -125,7 +125,7 @@ type batchIndex struct {
 func (p *Pipeline) derive(d Data, spans []model.Span, now int64) {
 	bi := &p.scratch
 	if bi.byID == nil {
-		bi.byID = make(map[refKey]int32, len(spans))
+		bi.byID = make(map[model.SpanID]int32, len(spans))
 	}
 	clear(bi.byID)
 	bi.hasChild = resize(bi.hasChild, len(spans))
@@ -141,7 +141,7 @@ func (p *Pipeline) derive(d Data, spans []model.Span, now int64) {
 			lastRes, lastSvc = s.Resource, serviceName(s)
 		}
 		bi.svc = append(bi.svc, lastSvc)
-		bi.byID[refKey{s.TraceID, s.SpanID}] = int32(i)
+		bi.byID[s.SpanID] = int32(i)
 		p.spanMetrics(d, s, lastSvc)
 	}
 	for i := range spans {
@@ -149,7 +149,7 @@ func (p *Pipeline) derive(d Data, spans []model.Span, now int64) {
 		if s.ParentID.IsZero() {
 			continue
 		}
-		if pi, ok := bi.byID[refKey{s.TraceID, s.ParentID}]; ok {
+		if pi, ok := bi.parentIn(spans, s); ok {
 			bi.hasChild[pi] = true
 			if bi.svc[pi] != bi.svc[i] && countsAsCall(spans[pi].Kind, s.Kind) {
 				ps := &spans[pi]
@@ -175,7 +175,7 @@ func (p *Pipeline) derive(d Data, spans []model.Span, now int64) {
 			if s.Kind == model.KindServer || s.Kind == model.KindConsumer {
 				p.virtualEdge(d, EdgeKey{rootCaller(s), svc, ConnVirtual}, s)
 			}
-		} else if _, ok := bi.byID[refKey{s.TraceID, s.ParentID}]; !ok {
+		} else if _, ok := bi.parentIn(spans, s); !ok {
 			pk := refKey{s.TraceID, s.ParentID}
 			if par := m.parents[pk]; par != nil {
 				if par.service != svc && countsAsCall(par.kind, s.Kind) {
@@ -222,6 +222,15 @@ func (p *Pipeline) derive(d Data, spans []model.Span, now int64) {
 			m.size++
 		}
 	}
+}
+
+// parentIn returns the index of s's parent in the batch.
+func (bi *batchIndex) parentIn(spans []model.Span, s *model.Span) (int32, bool) {
+	pi, ok := bi.byID[s.ParentID]
+	if !ok || spans[pi].TraceID != s.TraceID {
+		return 0, false
+	}
+	return pi, true
 }
 
 func resize(b []bool, n int) []bool {
