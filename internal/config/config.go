@@ -85,6 +85,7 @@ type Metrics struct {
 	Retention  Duration `yaml:"retention"`
 	EdgeWait   Duration `yaml:"edge_wait"`   // how long one side of a call waits for the other
 	MaxPending int      `yaml:"max_pending"` // spans waiting for their other side, at most
+	MaxSeries  int      `yaml:"max_series"`  // span series and edges per minute, at most
 }
 
 // Default returns the defaults.
@@ -115,7 +116,7 @@ func Default() Config {
 		Query: Query{Timeout: Duration(30 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},
 
-		Metrics: Metrics{EdgeWait: Duration(10 * time.Second), MaxPending: 200_000},
+		Metrics: Metrics{EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
 	}
 }
 
@@ -173,6 +174,7 @@ func (c *Config) Validate() error {
 		"query.timeout":                     int64(c.Query.Timeout),
 		"metrics.edge_wait":                 int64(c.Metrics.EdgeWait),
 		"metrics.max_pending":               int64(c.Metrics.MaxPending),
+		"metrics.max_series":                int64(c.Metrics.MaxSeries),
 	}
 	for name, v := range positive {
 		if v <= 0 {

@@ -164,6 +164,29 @@ func checkShop(t *testing.T, srv *server, n int, base time.Time, payDur []float6
 	}
 	require.Equal(t, []string{"paydb", "user"}, virtual)
 
+	// Upstream and downstream of one service.
+	require.Equal(t, 200, srv.getJSON("/api/v1/metrics/graph?service=payments&"+win, &g))
+	require.Equal(t, map[string][2]uint64{"checkout->payments/": {N, fails}, "payments->paydb/database": {N, 0}}, g.edgeSummary())
+
+	// Services: entry spans, or all spans of a service without any.
+	var svcs struct {
+		Services []struct {
+			Service string
+			Kinds   string
+			Calls   uint64
+			Errors  uint64
+		}
+	}
+	require.Equal(t, 200, srv.getJSON("/api/v1/metrics/services?"+win, &svcs))
+	var sum []string
+	for _, x := range svcs.Services {
+		sum = append(sum, fmt.Sprintf("%s %s %d/%d", x.Service, x.Kinds, x.Calls, x.Errors))
+	}
+	require.Equal(t, []string{
+		fmt.Sprintf("checkout server,consumer %d/0", n), fmt.Sprintf("frontend server,consumer %d/0", n),
+		fmt.Sprintf("mailer all %d/0", n), fmt.Sprintf("payments server,consumer %d/%d", n, fails),
+	}, sum)
+
 	// Operations of payments: exact counts, quantiles within 1%.
 	var ops struct{ Operations []opStats }
 	require.Equal(t, 200, srv.getJSON("/api/v1/metrics/operations?service=payments&kind=server&"+win, &ops))

@@ -252,8 +252,17 @@ func (p *Pipeline) spanMetrics(d Data, s *model.Span, svc string) {
 	k := SpanKey{Service: svc, Name: s.Name, Kind: s.Kind, Status: s.StatusCode}
 	st := m.Spans[k]
 	if st == nil {
-		st = &SpanStat{}
-		m.Spans[k] = st
+		if len(m.Spans) >= p.cfg.MaxSeriesPerMinute {
+			// Too many span names (an ID in the name, typically): fold the
+			// rest of the minute into one series per service.
+			k.Name = OverflowName
+			p.overflow.Add(1)
+			st = m.Spans[k]
+		}
+		if st == nil {
+			st = &SpanStat{}
+			m.Spans[k] = st
+		}
 	}
 	st.Calls++
 	isErr := s.StatusCode == model.StatusError
@@ -297,8 +306,16 @@ func (p *Pipeline) addEdge(d Data, k EdgeKey, start, clientDur, serverDur int64,
 	m := d.minute(start / 60e9)
 	st := m.Edges[k]
 	if st == nil {
-		st = &EdgeStat{}
-		m.Edges[k] = st
+		if len(m.Edges) >= p.cfg.MaxSeriesPerMinute {
+			// Too many peers (addresses as peer names, typically).
+			k.Server = OverflowName
+			p.overflow.Add(1)
+			st = m.Edges[k]
+		}
+		if st == nil {
+			st = &EdgeStat{}
+			m.Edges[k] = st
+		}
 	}
 	st.Calls++
 	if failed {

@@ -52,6 +52,11 @@ type Config struct {
 	MaxPending int
 	// Retention drops minutes older than this. Default 7 days.
 	Retention time.Duration
+	// MaxSeriesPerMinute bounds the span-metrics series and the edges of
+	// one minute; past it new series of the minute are counted under the
+	// span name OverflowName, new edges under the server OverflowName.
+	// Default 20,000.
+	MaxSeriesPerMinute int
 	// CompactEvery rewrites the base file after this many committed
 	// delta files. Default 64.
 	CompactEvery int
@@ -70,6 +75,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Retention <= 0 {
 		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.MaxSeriesPerMinute <= 0 {
+		c.MaxSeriesPerMinute = 20_000
 	}
 	if c.CompactEvery <= 0 {
 		c.CompactEvery = 64
@@ -98,15 +106,20 @@ type Pipeline struct {
 	baseSeq   uint64
 	deltas    []uint64 // committed delta files newer than the base
 
-	spans   atomic.Uint64
-	dropped atomic.Uint64
-	expired atomic.Uint64
+	spans    atomic.Uint64
+	overflow atomic.Uint64
+	dropped  atomic.Uint64
+	expired  atomic.Uint64
 
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	started  atomic.Bool
 	shutdown sync.Once
 }
+
+// OverflowName is the span name of the series that collects a minute's
+// spans past Config.MaxSeriesPerMinute.
+const OverflowName = "_overflow_"
 
 // New returns a Pipeline. Call Recover before the first Observe when
 // Config.Dir holds earlier data (the store does).
@@ -122,6 +135,8 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Registerer.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ariadne_pipeline_spans_total", Help: "Spans the metrics pipeline derived series from."},
 				func() float64 { return float64(p.spans.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ariadne_pipeline_series_overflow_total", Help: "Spans or calls counted under the overflow series because a minute had max_series series or edges."},
+				func() float64 { return float64(p.overflow.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ariadne_pipeline_edge_spans_dropped_total", Help: "Spans not kept to wait for the other side of a call because max_pending was reached."},
 				func() float64 { return float64(p.dropped.Load()) }),
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ariadne_pipeline_edges_expired_total", Help: "Calls whose other side never arrived within the edge wait and that name no peer; not counted in any edge."},

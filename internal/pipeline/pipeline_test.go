@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -313,4 +314,50 @@ func TestDecodeRejectsDamage(t *testing.T) {
 	}
 	_, err = DecodeData(b[:len(b)-1])
 	require.Error(t, err)
+}
+
+func TestSeriesBoundAndRetention(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)
+	clock := now
+	p, err := New(Config{Dir: dir, MaxSeriesPerMinute: 5, Retention: 48 * time.Hour, Now: func() time.Time { return clock }})
+	require.NoError(t, err)
+	res := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "api"}}}
+	var spans []model.Span
+	for i := range 20 {
+		// Ten names today, ten three days ago.
+		start := now.Add(-time.Duration(i/10) * 72 * time.Hour).UnixNano()
+		spans = append(spans, model.Span{TraceID: model.TraceID{byte(i + 1)}, SpanID: model.SpanID{byte(i + 1)},
+			Name: fmt.Sprintf("GET /users/%d", i%10), Kind: model.KindServer, Start: start, End: start + 1e6, Resource: res})
+	}
+	p.Observe(spans)
+	ops := p.Operations(now.Add(-time.Hour), now.Add(time.Hour), Filter{})
+	require.Len(t, ops, 6) // 5 names, then the overflow series
+	var over uint64
+	for _, o := range ops {
+		if o.Name == OverflowName {
+			over = o.Calls
+		}
+	}
+	require.Equal(t, uint64(5), over)
+	require.Equal(t, uint64(10), p.overflow.Load())
+
+	// Committing drops minutes past retention; recovery too.
+	p.Seal()
+	require.NoError(t, p.Prepare(1))
+	require.NoError(t, p.Commit(1))
+	require.Empty(t, p.Operations(now.Add(-100*time.Hour), now.Add(-time.Hour), Filter{}))
+	require.Len(t, p.Operations(now.Add(-time.Hour), now.Add(time.Hour), Filter{}), 6)
+	clock = now.Add(49 * time.Hour) // today's minutes expire too
+	p2, err := New(Config{Dir: dir, Retention: 48 * time.Hour, Now: func() time.Time { return clock }})
+	require.NoError(t, err)
+	require.NoError(t, p2.Recover(nil))
+	require.Empty(t, p2.Operations(now.Add(-100*time.Hour), clock, Filter{}))
+	// The next base rewrite leaves nothing of them on disk.
+	require.NoError(t, p2.Compact())
+	b, err := os.ReadFile(filepath.Join(dir, baseName(1)))
+	require.NoError(t, err)
+	d, err := DecodeData(b)
+	require.NoError(t, err)
+	require.Empty(t, d)
 }

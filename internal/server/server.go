@@ -199,11 +199,12 @@ func newPipeline(cfg config.Config, reg prometheus.Registerer, log *slog.Logger)
 		ret = 7 * 24 * time.Hour
 	}
 	return pipeline.New(pipeline.Config{
-		Dir:        filepath.Join(cfg.DataDir, "metrics"),
-		EdgeWait:   time.Duration(cfg.Metrics.EdgeWait),
-		MaxPending: cfg.Metrics.MaxPending,
-		Retention:  ret,
-		Registerer: reg,
-		Logger:     log.With("component", "pipeline"),
+		Dir:                filepath.Join(cfg.DataDir, "metrics"),
+		EdgeWait:           time.Duration(cfg.Metrics.EdgeWait),
+		MaxPending:         cfg.Metrics.MaxPending,
+		MaxSeriesPerMinute: cfg.Metrics.MaxSeries,
+		Retention:          ret,
+		Registerer:         reg,
+		Logger:             log.With("component", "pipeline"),
 	})
 }
