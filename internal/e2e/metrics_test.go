@@ -254,6 +254,9 @@ func checkShop(t *testing.T, srv *server, n int, base time.Time, payDur []float6
 		fmt.Sprintf("frontend>checkout:%d", n), fmt.Sprintf("payments>paydb:%d", n),
 	}, got)
 	require.Nil(t, deps.Errors)
+	require.Equal(t, 200, srv.getJSON(fmt.Sprintf("/api/dependencies?endTs=%d&lookback=%d&service=paydb", end, (10*time.Minute).Milliseconds()), &deps))
+	require.Len(t, deps.Data, 1)
+	require.Equal(t, "payments", deps.Data[0].Parent)
 
 	// Zipkin dependencies on the Zipkin port.
 	var zdeps []struct {

@@ -90,7 +90,8 @@ func jaegerBadRequest(w http.ResponseWriter, err error) {
 }
 
 // jaegerDependencies: GET /api/dependencies?endTs=<ms>&lookback=<ms>
-// (defaults: now, 24h), in Jaeger's envelope.
+// (defaults: now, 24h)&service= (optional: links touching it), in
+// Jaeger's envelope.
 func (a *API) jaegerDependencies(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	end, err := msParam(v, "endTs", a.now().UnixMilli())
@@ -104,6 +105,9 @@ func (a *API) jaegerDependencies(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deps := a.dependencies(time.UnixMilli(end-lookback), time.UnixMilli(end))
+	if svc := v.Get("service"); svc != "" {
+		deps = slices.DeleteFunc(deps, func(l dependencyLink) bool { return l.Parent != svc && l.Child != svc })
+	}
 	for i := range deps {
 		deps[i].ErrorCount = 0
 	}
@@ -111,7 +115,7 @@ func (a *API) jaegerDependencies(w http.ResponseWriter, r *http.Request) {
 }
 
 // zipkinDependencies: GET /api/v2/dependencies?endTs=<ms>&lookback=<ms>
-// (endTs required, lookback default endTs... as Zipkin: one day).
+// (endTs required; lookback default one day).
 func (a *API) zipkinDependencies(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	if v.Get("endTs") == "" {
