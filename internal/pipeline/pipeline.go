@@ -101,6 +101,7 @@ type Pipeline struct {
 	cur       Data // derived since the last Seal
 	sealed    Data // set aside for the head being flushed; nil if none
 	committed Data // durable: loaded at Recover plus every Commit
+	totals    Data // one minute (key 0): committed summed over all minutes, never pruned
 	match     *matcher
 	scratch   batchIndex
 	baseSeq   uint64
@@ -130,7 +131,7 @@ func New(cfg Config) (*Pipeline, error) {
 			return nil, fmt.Errorf("create metrics dir: %w", err)
 		}
 	}
-	p := &Pipeline{cfg: cfg, log: cfg.Logger, cur: Data{}, committed: Data{}, match: newMatcher(cfg.MaxPending), stop: make(chan struct{})}
+	p := &Pipeline{cfg: cfg, log: cfg.Logger, cur: Data{}, committed: Data{}, totals: Data{}, match: newMatcher(cfg.MaxPending), stop: make(chan struct{})}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ariadne_pipeline_spans_total", Help: "Spans the metrics pipeline derived series from."},
@@ -273,6 +274,7 @@ func (p *Pipeline) Commit(seq uint64) error {
 	p.mu.Lock()
 	if p.sealed != nil {
 		p.committed.Merge(p.sealed)
+		addTotals(p.totals, p.sealed)
 		p.sealed = nil
 	}
 	p.pruneLocked()
@@ -291,9 +293,8 @@ func (p *Pipeline) Commit(seq uint64) error {
 }
 
 // Compact writes every committed minute to a new base file and removes the
-// delta files and older bases it replaces. Only the store's flush (one at
-// a time) calls Commit and Compact, so committed changes only here and in
-// Commit, and reading it without the lock is safe.
+// delta files and older bases it replaces. The store's flush (one at a
+// time) calls it through Commit.
 func (p *Pipeline) Compact() error {
 	if p.cfg.Dir == "" {
 		return nil
@@ -406,6 +407,8 @@ func (p *Pipeline) Recover(committed func(seq uint64) bool) error {
 	p.mu.Lock()
 	p.committed, p.baseSeq, p.deltas = all, base, kept
 	p.pruneLocked()
+	p.totals = Data{}
+	addTotals(p.totals, p.committed)
 	p.mu.Unlock()
 	p.log.Info("metrics recovered", "minutes", len(all), "base", base, "deltas", len(kept))
 	return nil

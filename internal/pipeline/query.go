@@ -216,39 +216,47 @@ func (p *Pipeline) Graph(from, to time.Time) ([]Node, []Edge) {
 	return out, edges
 }
 
-// Totals returns per-key totals over everything kept (for the Prometheus
-// exposition): span series and edges summed over all minutes.
+// Totals returns per-key totals (for the Prometheus exposition): span
+// series and edges summed over every minute retained at startup and every
+// minute derived since. They only grow: retention does not lower them.
+// Exemplars are left out. The caller owns the result.
 func (p *Pipeline) Totals() (map[SpanKey]*SpanStat, map[EdgeKey]*EdgeStat) {
-	spans := map[SpanKey]*SpanStat{}
-	edges := map[EdgeKey]*EdgeStat{}
+	t := Data{}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, d := range []Data{p.committed, p.sealed, p.cur} {
-		for _, x := range d {
-			for k, s := range x.Spans {
-				t := spans[k]
-				if t == nil {
-					t = &SpanStat{}
-					spans[k] = t
-				}
-				t.Calls += s.Calls
-				t.Errors += s.Errors
-				t.Latency.Merge(&s.Latency)
+	t.Merge(p.totals)
+	addTotals(t, p.sealed)
+	addTotals(t, p.cur)
+	p.mu.Unlock()
+	m := t.minute(0)
+	return m.Spans, m.Edges
+}
+
+// addTotals sums every minute of d into minute 0 of t, without exemplars.
+func addTotals(t, d Data) {
+	tm := t.minute(0)
+	for _, x := range d {
+		for k, s := range x.Spans {
+			ts := tm.Spans[k]
+			if ts == nil {
+				ts = &SpanStat{}
+				tm.Spans[k] = ts
 			}
-			for k, s := range x.Edges {
-				t := edges[k]
-				if t == nil {
-					t = &EdgeStat{}
-					edges[k] = t
-				}
-				t.Calls += s.Calls
-				t.Errors += s.Errors
-				t.Client.Merge(&s.Client)
-				t.Server.Merge(&s.Server)
+			ts.Calls += s.Calls
+			ts.Errors += s.Errors
+			ts.Latency.Merge(&s.Latency)
+		}
+		for k, s := range x.Edges {
+			ts := tm.Edges[k]
+			if ts == nil {
+				ts = &EdgeStat{}
+				tm.Edges[k] = ts
 			}
+			ts.Calls += s.Calls
+			ts.Errors += s.Errors
+			ts.Client.Merge(&s.Client)
+			ts.Server.Merge(&s.Server)
 		}
 	}
-	return spans, edges
 }
 
 // CountAtMost returns how many recorded values are <= v nanoseconds,

@@ -176,6 +176,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.zipkin.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("zipkin: %w", err))
 	}
+	// Calls still waiting for their other side end now (as virtual-node
+	// edges or expired), so that the head's last flush keeps them.
+	s.pipe.ExpireAll()
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("query API: %w", err))
