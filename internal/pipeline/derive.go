@@ -214,6 +214,12 @@ func (p *Pipeline) derive(d Data, spans []model.Span, now int64) {
 				p.dropped.Add(1)
 				continue
 			}
+			if !isCaller(s.Kind) && m.size >= m.max/2 {
+				// Leaves without a caller kind are kept on speculation
+				// (most never get a remote child): they may use only
+				// half the room, so that callers always find some.
+				continue
+			}
 			r := p.ref(s, svc, now)
 			if isCaller(s.Kind) {
 				r.peer = virtualPeer(s)

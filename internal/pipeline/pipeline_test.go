@@ -361,3 +361,27 @@ func TestSeriesBoundAndRetention(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, d)
 }
+
+func TestPendingBound(t *testing.T) {
+	p, err := New(Config{MaxPending: 10})
+	require.NoError(t, err)
+	res := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "a"}}}
+	now := time.Now().UnixNano()
+	var spans []model.Span
+	for i := range 20 { // kindless leaves: at most half the room
+		spans = append(spans, model.Span{TraceID: model.TraceID{byte(i + 1)}, SpanID: model.SpanID{1}, Name: "leaf", Start: now, End: now + 1, Resource: res})
+	}
+	p.Observe(spans)
+	require.Equal(t, 5, p.match.size)
+	require.Zero(t, p.dropped.Load())
+	spans = spans[:0]
+	for i := range 20 { // client spans: the rest of the room, then dropped
+		spans = append(spans, model.Span{TraceID: model.TraceID{byte(i + 1), 1}, SpanID: model.SpanID{2}, Name: "call", Kind: model.KindClient, Start: now, End: now + 1, Resource: res})
+	}
+	p.Observe(spans)
+	require.Equal(t, 10, p.match.size)
+	require.Equal(t, uint64(15), p.dropped.Load())
+	p.ExpireAll()
+	require.Zero(t, p.match.size)
+	require.Equal(t, uint64(5), p.expired.Load()) // the kept clients, naming no peer
+}
