@@ -100,7 +100,7 @@ type Pipeline struct {
 	mu        sync.Mutex
 	cur       Data // derived since the last Seal
 	sealed    Data // set aside for the head being flushed; nil if none
-	committed Data // durable: loaded at Recover plus every Commit
+	committed Data // durable: loaded at Recover plus every Commit; its minutes are never modified (copy on write)
 	totals    Data // one minute (key 0): committed summed over all minutes, never pruned
 	match     *matcher
 	scratch   batchIndex
@@ -273,7 +273,17 @@ func (p *Pipeline) Commit(seq uint64) error {
 	}
 	p.mu.Lock()
 	if p.sealed != nil {
-		p.committed.Merge(p.sealed)
+		for m, x := range p.sealed {
+			// Replace rather than modify the minute: View reads committed
+			// minutes without the lock.
+			nm := Data{}
+			if old := p.committed[m]; old != nil {
+				nm[m] = old
+				nm = cloneData(nm)
+			}
+			nm.Merge(Data{m: x})
+			p.committed[m] = nm[m]
+		}
 		addTotals(p.totals, p.sealed)
 		p.sealed = nil
 	}

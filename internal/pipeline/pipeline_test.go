@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -384,4 +385,74 @@ func TestPendingBound(t *testing.T) {
 	p.ExpireAll()
 	require.Zero(t, p.match.size)
 	require.Equal(t, uint64(5), p.expired.Load()) // the kept clients, naming no peer
+}
+
+// Observe, queries and the seal/prepare/commit cycle run concurrently (run
+// with -race); in the end every span is counted once.
+func TestConcurrentUse(t *testing.T) {
+	p, err := New(Config{Dir: t.TempDir(), CompactEvery: 3})
+	require.NoError(t, err)
+	batches := benchBatches(3000)
+	total := 0
+	for _, b := range batches {
+		total += len(b)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for _, b := range batches {
+			p.Observe(b)
+		}
+		close(done)
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			p.Graph(time.Unix(0, 0), time.Now().Add(time.Hour))
+			p.Totals()
+			p.Expire()
+		}
+	}()
+	for seq := uint64(0); ; seq++ {
+		p.Seal()
+		require.NoError(t, p.Prepare(seq))
+		require.NoError(t, p.Commit(seq))
+		select {
+		case <-done:
+		default:
+			continue
+		}
+		break
+	}
+	wg.Wait()
+	p.Seal()
+	require.NoError(t, p.Prepare(1000))
+	require.NoError(t, p.Commit(1000))
+	var calls uint64
+	for _, o := range p.Operations(time.Unix(0, 0), time.Now().Add(time.Hour), Filter{}) {
+		calls += o.Calls
+	}
+	require.Equal(t, uint64(total), calls)
+	spans, _ := p.Totals()
+	calls = 0
+	for _, s := range spans {
+		calls += s.Calls
+	}
+	require.Equal(t, uint64(total), calls)
+	// And the files hold the same.
+	p2, err := New(Config{Dir: p.cfg.Dir})
+	require.NoError(t, err)
+	require.NoError(t, p2.Recover(nil))
+	calls = 0
+	for _, o := range p2.Operations(time.Unix(0, 0), time.Now().Add(time.Hour), Filter{}) {
+		calls += o.Calls
+	}
+	require.Equal(t, uint64(total), calls)
 }

@@ -11,15 +11,29 @@ import (
 func (p *Pipeline) View(from, to time.Time) Data {
 	f, t := minuteFloor(from), minuteCeil(to)
 	out := Data{}
+	frozen := Data{}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, d := range []Data{p.committed, p.sealed, p.cur} {
+	for m, x := range p.committed {
+		if m >= f && m < t {
+			frozen[m] = x // committed minutes are never modified: merge them after unlocking
+		}
+	}
+	for _, d := range []Data{p.sealed, p.cur} {
 		for m, x := range d {
 			if m >= f && m < t {
 				out.Merge(Data{m: x})
 			}
 		}
 	}
+	p.mu.Unlock()
+	out.Merge(frozen)
+	return out
+}
+
+// cloneData returns a deep copy of d.
+func cloneData(d Data) Data {
+	out := Data{}
+	out.Merge(d)
 	return out
 }
 
