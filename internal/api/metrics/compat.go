@@ -232,6 +232,11 @@ func (a *API) jaegerMetrics(kind string) http.HandlerFunc {
 			jaegerBadRequest(w, fmt.Errorf("step: %dms gives more than 11000 points over lookback %dms", step, lookback))
 			return
 		}
+		// Each point sums the minutes of its ratePer window: bound the work.
+		if (lookback/step+1)*(ratePer/60_000+1) > 500_000 {
+			jaegerBadRequest(w, fmt.Errorf("ratePer: a %dms window at each of %d points is too much work; use a larger step or a shorter ratePer", ratePer, lookback/step+1))
+			return
+		}
 		var kinds []int8
 		for _, s := range v["spanKind"] {
 			k, ok := model.ParseKind(strings.ToLower(s))

@@ -115,6 +115,7 @@ func TestJaegerMonitorWindows(t *testing.T) {
 		"/api/metrics/latencies?service=api&quantile=2":      "quantile",
 		"/api/metrics/calls?service=api&groupByOperation=yo": "groupByOperation",
 		"/api/metrics/calls?service=api&lookback=x":          "lookback",
+		"/api/metrics/calls?service=api&ratePer=31536000000": "ratePer",
 	} {
 		code, body := get(t, srv, path, nil)
 		require.Equal(t, 400, code, path)
