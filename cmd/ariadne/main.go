@@ -4,6 +4,7 @@
 //	ariadne loadgen [flags]   send realistic OTLP traffic to an endpoint
 //	ariadne trace ID          print a trace as a waterfall
 //	ariadne search [flags]    print matching traces as a table
+//	ariadne demo [flags]      run the server with a traced demo shop
 package main
 
 import (
@@ -39,6 +40,8 @@ func main() {
 		err = cli.Trace(context.Background(), args, os.Stdout, os.Stderr)
 	case "search":
 		err = cli.Search(context.Background(), args, os.Stdout, os.Stderr)
+	case "demo":
+		err = runDemo(args)
 	case "help":
 		usage(os.Stdout)
 	default:
@@ -61,6 +64,7 @@ func usage(w io.Writer) {
   ariadne loadgen [flags]   send realistic OTLP traffic at a given rate to any OTLP endpoint
   ariadne trace ID          print a trace as a waterfall (--json for OTLP JSON; --server URL)
   ariadne search [flags]    print the traces matching a search as a table (--server URL)
+  ariadne demo [flags]      run the server, a traced demo shop and its users: real traces in one command
   ariadne help              show this help
 
 Run 'ariadne serve -h' or 'ariadne loadgen -h' for the flags of each.
@@ -79,6 +83,9 @@ func serve(args []string) error {
 	httpPort := fs.Int("otlp-http-port", def.Ports.OTLPHTTP, "OTLP/HTTP port")
 	queryPort := fs.Int("query-port", def.Ports.Query, "query API and UI port")
 	zipkinPort := fs.Int("zipkin-port", def.Ports.Zipkin, "Zipkin API port (span ingest and queries)")
+	samplingPort := fs.Int("sampling-port", def.Ports.Sampling, "Jaeger remote sampling port (GET /sampling?service=NAME)")
+	strategiesFile := fs.String("sampling-strategies-file", def.Sampling.StrategiesFile, "sampling strategies file in Jaeger's format, reloaded when it changes")
+	tempoPort := fs.Int("tempo-port", def.Ports.Tempo, "Tempo-compatible query API port (Grafana's Tempo data source)")
 	walSync := fs.String("wal-sync", def.Storage.WALSync, "WAL fsync policy: always (acknowledge after fsync), interval, never")
 	retention := def.Storage.Retention
 	fs.Var(&retention, "retention", "drop data older than this (e.g. 7d, 36h); 0 keeps data forever")
@@ -115,6 +122,12 @@ func serve(args []string) error {
 			cfg.Ports.Query = *queryPort
 		case "zipkin-port":
 			cfg.Ports.Zipkin = *zipkinPort
+		case "sampling-port":
+			cfg.Ports.Sampling = *samplingPort
+		case "sampling-strategies-file":
+			cfg.Sampling.StrategiesFile = *strategiesFile
+		case "tempo-port":
+			cfg.Ports.Tempo = *tempoPort
 		case "wal-sync":
 			cfg.Storage.WALSync = *walSync
 		case "retention":

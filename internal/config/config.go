@@ -30,6 +30,9 @@ type Config struct {
 	Query      Query   `yaml:"query"`
 	Metrics    Metrics `yaml:"metrics"`
 	Log        Log     `yaml:"log"`
+
+	// Sampling configures the Jaeger remote sampling endpoint.
+	Sampling Sampling `yaml:"sampling"`
 }
 
 // Ports are the listening ports.
@@ -37,7 +40,9 @@ type Ports struct {
 	OTLPGRPC int `yaml:"otlp_grpc"`
 	OTLPHTTP int `yaml:"otlp_http"`
 	Query    int `yaml:"query"`
-	Zipkin   int `yaml:"zipkin"` // Zipkin ingest and query API
+	Zipkin   int `yaml:"zipkin"`   // Zipkin ingest and query API
+	Sampling int `yaml:"sampling"` // Jaeger remote sampling (HTTP)
+	Tempo    int `yaml:"tempo"`    // Tempo-compatible HTTP API (Grafana's Tempo data source)
 }
 
 // Ingest holds receiver limits.
@@ -72,6 +77,15 @@ type Query struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
+// Sampling configures the Jaeger remote sampling endpoint.
+type Sampling struct {
+	// StrategiesFile is a strategies file in Jaeger's format; empty
+	// serves DefaultProbability to every service.
+	StrategiesFile     string   `yaml:"strategies_file"`
+	ReloadInterval     Duration `yaml:"reload_interval"`
+	DefaultProbability float64  `yaml:"default_probability"`
+}
+
 // Log configures the server's own logs.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -93,7 +107,7 @@ func Default() Config {
 	return Config{
 		DataDir:    "./ariadne-data",
 		ListenHost: "127.0.0.1",
-		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686, Zipkin: 9411},
+		Ports:      Ports{OTLPGRPC: 4317, OTLPHTTP: 4318, Query: 16686, Zipkin: 9411, Sampling: 5778, Tempo: 3200},
 		Ingest: Ingest{
 			MaxRequestBytes:       16 << 20,
 			MaxAttributesPerSpan:  128,
@@ -116,7 +130,8 @@ func Default() Config {
 		Query: Query{Timeout: Duration(30 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},
 
-		Metrics: Metrics{EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
+		Metrics:  Metrics{EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
+		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1},
 	}
 }
 
@@ -151,7 +166,8 @@ func (c *Config) Validate() error {
 	if net.ParseIP(c.ListenHost) == nil && c.ListenHost != "localhost" {
 		return fmt.Errorf("listen_host: %q is not an IP address (use 127.0.0.1, or 0.0.0.0 for all interfaces)", c.ListenHost)
 	}
-	for name, p := range map[string]int{"ports.otlp_grpc": c.Ports.OTLPGRPC, "ports.otlp_http": c.Ports.OTLPHTTP, "ports.query": c.Ports.Query, "ports.zipkin": c.Ports.Zipkin} {
+	for name, p := range map[string]int{"ports.otlp_grpc": c.Ports.OTLPGRPC, "ports.otlp_http": c.Ports.OTLPHTTP, "ports.query": c.Ports.Query,
+		"ports.zipkin": c.Ports.Zipkin, "ports.sampling": c.Ports.Sampling, "ports.tempo": c.Ports.Tempo} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("%s: %d is not a port", name, p)
 		}
@@ -193,6 +209,12 @@ func (c *Config) Validate() error {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative", name)
 		}
+	}
+	if p := c.Sampling.DefaultProbability; !(p >= 0 && p <= 1) {
+		return fmt.Errorf("sampling.default_probability: must be between 0 and 1, got %g", p)
+	}
+	if c.Sampling.ReloadInterval < 0 {
+		return errors.New("sampling.reload_interval: must not be negative (0 turns reloading off)")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

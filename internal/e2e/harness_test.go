@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ type server struct {
 	httpAddr string
 	queryURL string
 	zipkin   string // Zipkin API base URL
+	tempoURL string
 	log      *bytes.Buffer
 	exited   chan struct{}
 	args     []string
@@ -82,8 +84,14 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)
 	s.httpAddr = fmt.Sprintf("127.0.0.1:%d", hp)
 	s.queryURL = fmt.Sprintf("http://127.0.0.1:%d", qp)
+	tp := freePort(t)
+	s.tempoURL = fmt.Sprintf("http://127.0.0.1:%d", tp)
 	all := append([]string{"serve", "--data-dir", dataDir,
-		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp), "--zipkin-port", strconv.Itoa(zp)}, args...)
+		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp), "--query-port", strconv.Itoa(qp), "--zipkin-port", strconv.Itoa(zp),
+		"--tempo-port", strconv.Itoa(tp)}, args...)
+	if !hasFlag(args, "--sampling-port") {
+		all = append(all, "--sampling-port", strconv.Itoa(freePort(t)))
+	}
 	s.cmd = exec.Command(ariadneBin, all...)
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
@@ -114,6 +122,15 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // kill sends SIGKILL and waits for the process to exit.

@@ -165,7 +165,7 @@ func (e *Engine) Search(ctx context.Context, q *Query) ([]Result, error) {
 	if err := e.resolve(ctx, q, cands, done, &results, -1<<63); err != nil {
 		return nil, err
 	}
-	if _, cheap := e.Storage.(CheapTracer); cheap {
+	if _, cheap := e.Storage.(CheapTracer); cheap && q.TraceMatch == nil {
 		for i := range results {
 			results[i].Spans = nil
 			if q.SummariesOnly {
@@ -182,9 +182,9 @@ func (e *Engine) Search(ctx context.Context, q *Query) ([]Result, error) {
 }
 
 // traceForResolve reads a candidate trace: only its cheap fields when the
-// storage can.
-func (e *Engine) traceForResolve(ctx context.Context, id model.TraceID) ([]model.Span, error) {
-	if ct, ok := e.Storage.(CheapTracer); ok {
+// storage can and the query has no TraceMatch (which may look at anything).
+func (e *Engine) traceForResolve(ctx context.Context, q *Query, id model.TraceID) ([]model.Span, error) {
+	if ct, ok := e.Storage.(CheapTracer); ok && q.TraceMatch == nil {
 		return ct.TraceCheap(ctx, id)
 	}
 	return e.Storage.Trace(ctx, id)
@@ -225,7 +225,7 @@ func (e *Engine) resolve(ctx context.Context, q *Query, cands map[model.TraceID]
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		spans, err := e.traceForResolve(ctx, c.id)
+		spans, err := e.traceForResolve(ctx, q, c.id)
 		if err != nil {
 			return err
 		}

@@ -106,6 +106,9 @@ type Query struct {
 	// (Result.Spans is nil), which spares reading the traces' attributes,
 	// events and links.
 	SummariesOnly bool
+	// TraceMatch, if set, is a further trace-level predicate on the whole
+	// trace (the TraceQL evaluator uses it); MatchTrace applies it last.
+	TraceMatch func(spans []model.Span) bool
 }
 
 // DefaultLimit and MaxLimit bound the number of traces a search returns.
@@ -228,8 +231,12 @@ func (q *Query) MatchTrace(spans []model.Span) bool {
 			return false
 		}
 	}
-	return true
+	return q.TraceMatch == nil || q.TraceMatch(spans)
 }
+
+// Filter returns the pruning filter for q's span-level predicates, for
+// callers that scan blocks themselves.
+func (q *Query) Filter() Filter { return q.filter() }
 
 // Bounds returns the first start and last end of spans.
 func Bounds(spans []model.Span) (start, end int64) {

@@ -22,6 +22,7 @@ import (
 	"github.com/ariadne-tracing/ariadne/internal/api"
 	"github.com/ariadne-tracing/ariadne/internal/api/jaeger"
 	metricsapi "github.com/ariadne-tracing/ariadne/internal/api/metrics"
+	"github.com/ariadne-tracing/ariadne/internal/api/tempo"
 	"github.com/ariadne-tracing/ariadne/internal/api/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
@@ -30,6 +31,7 @@ import (
 	"github.com/ariadne-tracing/ariadne/internal/pipeline"
 	"github.com/ariadne-tracing/ariadne/internal/store"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
+	"github.com/ariadne-tracing/ariadne/web"
 )
 
 // Server is the all-in-one server. New opens (and recovers) the store;
@@ -47,6 +49,10 @@ type Server struct {
 	ln      net.Listener
 	ready   atomic.Bool
 	started atomic.Bool
+
+	sampling *samplingEndpoint
+	tempo    *http.Server // Tempo-compatible API
+	tempoLn  net.Listener
 }
 
 // New validates cfg, opens the store and builds the components.
@@ -108,10 +114,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.pipe = pipe
 	mapi := metricsapi.New(pipe, native.Wrap)
 	zsrv.Handle("GET /api/v2/dependencies", mapi.ZipkinDependencies())
+	if s.sampling, err = newSamplingEndpoint(cfg, log); err != nil {
+		_ = db.Shutdown(context.Background())
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	native.Register(mux)
 	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
 	mapi.Register(mux)
+	mux.Handle("GET /api/sampling", s.sampling.provider)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -124,7 +135,16 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle("GET /", web.Handler()) // the web UI; more specific routes above win
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	tempoMux := http.NewServeMux()
+	tempoAPI := tempo.New(db, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load)
+	tempoAPI.Register(tempoMux)
+	// HTTP/1.1 and, for Grafana's streaming gRPC client, HTTP/2 without TLS
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.tempo = &http.Server{Handler: tempo.Handler(tempoMux, tempoAPI.GRPC()), ReadHeaderTimeout: 10 * time.Second, Protocols: &protocols}
 	return s, nil
 }
 
@@ -143,13 +163,26 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("query API listen: %w", err)
 	}
 	s.ln = ln
+	if s.tempoLn, err = net.Listen("tcp", s.cfg.Addr(s.cfg.Ports.Tempo)); err != nil {
+		ln.Close()
+		return fmt.Errorf("tempo API listen: %w", err)
+	}
 	if err := s.recv.Start(ctx); err != nil {
 		ln.Close()
+		s.tempoLn.Close()
 		return err
 	}
 	if err := s.zipkin.Start(ctx); err != nil {
 		ln.Close()
+		s.tempoLn.Close()
 		_ = s.recv.Shutdown(ctx)
+		return err
+	}
+	if err := s.sampling.Start(ctx); err != nil {
+		ln.Close()
+		s.tempoLn.Close()
+		_ = s.recv.Shutdown(ctx)
+		_ = s.zipkin.Shutdown(ctx)
 		return err
 	}
 	s.started.Store(true)
@@ -158,10 +191,16 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("query API stopped", "err", err)
 		}
 	}()
+	go func() {
+		if err := s.tempo.Serve(s.tempoLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("tempo API stopped", "err", err)
+		}
+	}()
 	s.ready.Store(true)
-	s.log.Info("ariadne ready",
+	s.log.Info("ariadne ready", "tempo", s.tempoLn.Addr().String(),
 		"otlp_grpc", s.recv.GRPCAddr().String(), "otlp_http", s.recv.HTTPAddr().String(),
-		"query", ln.Addr().String(), "zipkin", s.zipkin.Addr().String(), "data_dir", s.cfg.DataDir)
+		"query", ln.Addr().String(), "zipkin", s.zipkin.Addr().String(), "sampling", s.sampling.addr(),
+		"data_dir", s.cfg.DataDir)
 	return nil
 }
 
@@ -179,9 +218,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Calls still waiting for their other side end now (as virtual-node
 	// edges or expired), so that the head's last flush keeps them.
 	s.pipe.ExpireAll()
+	if err := s.sampling.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("sampling: %w", err))
+	}
 	if s.started.Load() {
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("query API: %w", err))
+		}
+		if err := s.tempo.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tempo API: %w", err))
 		}
 	}
 	if err := s.db.Shutdown(ctx); err != nil {

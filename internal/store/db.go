@@ -632,7 +632,9 @@ func dedupe(spans []model.Span) []model.Span {
 		dup := false
 		for j := len(out) - 1; j >= 0 && out[j].Start == s.Start; j-- {
 			if out[j].SpanID != s.SpanID {
-				continue
+				// Sorted by (start, span ID): copies of s are the last
+				// spans of out, so an earlier one cannot be.
+				break
 			}
 			ab = model.AppendSpanBody(model.AppendScope(model.AppendResource(ab[:0], out[j].Resource), out[j].Scope), &out[j])
 			bb = model.AppendSpanBody(model.AppendScope(model.AppendResource(bb[:0], s.Resource), s.Scope), s)

@@ -476,6 +476,12 @@ func queryOnce(ctx context.Context, ws *workspace, f *queryFlags, dataDir string
 		}
 	}
 
+	tq, err := q.traceql(f.searches, f.warmup, svc, func() string { return users.Values[rng.IntN(len(users.Values))].Value })
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, tq...)
+
 	p1, err := readProc(srv.pid())
 	if err != nil {
 		return nil, err

@@ -55,6 +55,7 @@ type server struct {
 	grpcAddr string // host:port
 	httpAddr string // host:port
 	queryURL string // http://host:port
+	tempoURL string // Tempo-compatible API, http://host:port
 	logPath  string
 	exited   chan struct{}
 	ready    time.Duration // from exec to the first 200 on /ready
@@ -74,7 +75,7 @@ func freePort() (int, error) {
 // The process is killed if the harness dies (Pdeathsig), so no server
 // outlives a crashed or interrupted benchmark.
 func startServer(ctx context.Context, bin, dataDir, logPath string, extra ...string) (*server, error) {
-	var ports [3]int
+	var ports [4]int
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
@@ -87,6 +88,7 @@ func startServer(ctx context.Context, bin, dataDir, logPath string, extra ...str
 		grpcAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]),
 		httpAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		queryURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
+		tempoURL: fmt.Sprintf("http://127.0.0.1:%d", ports[3]),
 		logPath:  logPath,
 		exited:   make(chan struct{}),
 	}
@@ -96,7 +98,7 @@ func startServer(ctx context.Context, bin, dataDir, logPath string, extra ...str
 	}
 	args := append([]string{"serve", "--data-dir", dataDir,
 		"--otlp-grpc-port", strconv.Itoa(ports[0]), "--otlp-http-port", strconv.Itoa(ports[1]),
-		"--query-port", strconv.Itoa(ports[2]), "--zipkin-port", "0"}, extra...)
+		"--query-port", strconv.Itoa(ports[2]), "--tempo-port", strconv.Itoa(ports[3]), "--zipkin-port", "0", "--sampling-port", "0"}, extra...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -1,0 +1,87 @@
+// Client of the native query API (docs/api.md).
+import { parseOTLP, type Span } from "./model";
+
+export interface ServiceCount {
+  name: string;
+  spanCount: number;
+  errorCount: number;
+}
+
+export interface TraceSummary {
+  traceID: string;
+  rootServiceName: string;
+  rootSpanName: string;
+  rootMissing?: boolean;
+  startTime: string;
+  startTimeUnixNano: string;
+  durationNanos: number;
+  spanCount: number;
+  errorCount: number;
+  services: ServiceCount[];
+}
+
+export class APIError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const r = await fetch(path, { signal, headers: { Accept: "application/json" } });
+  const text = await r.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new APIError(r.status, `${r.status} ${r.statusText}: ${text.slice(0, 200)}`);
+  }
+  if (!r.ok) {
+    const msg = (body as { error?: string })?.error ?? r.statusText;
+    throw new APIError(r.status, msg);
+  }
+  return body as T;
+}
+
+export async function search(params: URLSearchParams, signal?: AbortSignal): Promise<TraceSummary[]> {
+  const r = await get<{ traces: TraceSummary[] }>("/api/v1/search?" + params.toString(), signal);
+  return r.traces ?? [];
+}
+
+export async function services(): Promise<string[]> {
+  return (await get<{ services: string[] }>("/api/v1/services")).services ?? [];
+}
+
+export async function operations(service: string): Promise<{ name: string; kind: string }[]> {
+  return (await get<{ operations: { name: string; kind: string }[] }>(`/api/v1/services/${encodeURIComponent(service)}/operations`)).operations ?? [];
+}
+
+export async function attributeKeys(): Promise<string[]> {
+  return (await get<{ keys: string[] }>("/api/v1/attributes")).keys ?? [];
+}
+
+export async function attributeValues(key: string): Promise<string[]> {
+  const r = await get<{ values: { value: string }[] }>(`/api/v1/attributes/${encodeURIComponent(key)}/values?limit=20`);
+  return (r.values ?? []).map((v) => v.value);
+}
+
+// fetchTrace returns the trace's spans, the raw OTLP/JSON text and when
+// the response body had arrived (performance.now()).
+export async function fetchTrace(id: string, signal?: AbortSignal): Promise<{ spans: Span[]; raw: string; arrived: number; parseMs: number }> {
+  const r = await fetch(`/api/v1/traces/${encodeURIComponent(id)}`, { signal });
+  const raw = await r.text();
+  const arrived = performance.now();
+  if (!r.ok) {
+    let msg = r.statusText;
+    try {
+      msg = JSON.parse(raw).error ?? msg;
+    } catch {
+      /* not JSON */
+    }
+    throw new APIError(r.status, msg);
+  }
+  const spans = parseOTLP(JSON.parse(raw));
+  return { spans, raw, arrived, parseMs: performance.now() - arrived };
+}
