@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -399,4 +402,53 @@ func TestMetricsFromZipkinIngest(t *testing.T) {
 	require.Equal(t, 200, code, string(b))
 	require.Equal(t, []map[string]any{{"parent": "zfront", "child": "zback", "callCount": 1.0, "errorCount": 1.0}}, zdeps)
 	require.True(t, strings.HasPrefix(string(b), "["))
+}
+
+// TestDemoServiceMap runs `ariadne demo` and waits until the service map
+// shows the shop's calls, the database as a virtual node, and the errors
+// injected into pricing on the products → pricing edge.
+func TestDemoServiceMap(t *testing.T) {
+	gp, hp, qp, sp := freePort(t), freePort(t), freePort(t), freePort(t)
+	s := &server{t: t, dataDir: t.TempDir(), log: &bytes.Buffer{}, exited: make(chan struct{}),
+		queryURL: fmt.Sprintf("http://127.0.0.1:%d", qp)}
+	s.cmd = exec.Command(ariadneBin, "demo", "--data-dir", s.dataDir, "--rate", "20", "--error-rate", "pricing=0.5",
+		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp),
+		"--query-port", strconv.Itoa(qp), "--sampling-port", strconv.Itoa(sp))
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	require.NoError(t, s.cmd.Start())
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			t.Logf("demo log:\n%s", s.log.String())
+		}
+	})
+	want := []string{"frontend->products/", "products->pricing/", "user->frontend/virtual_node"}
+	deadline := time.Now().Add(30 * time.Second)
+	var edges map[string][2]uint64
+	ok := false
+	for !ok && time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		resp, err := http.Get(s.queryURL + "/api/v1/metrics/graph")
+		if err != nil {
+			continue
+		}
+		var g metricsGraph
+		err = json.NewDecoder(resp.Body).Decode(&g)
+		resp.Body.Close()
+		if err != nil {
+			continue
+		}
+		edges = g.edgeSummary()
+		ok = edges["products->pricing/"][1] > 0
+		for _, k := range want {
+			ok = ok && edges[k][0] > 0
+		}
+		var db bool
+		for k := range edges {
+			db = db || strings.HasSuffix(k, "/database")
+		}
+		ok = ok && db
+	}
+	require.True(t, ok, "edges: %v", edges)
 }
