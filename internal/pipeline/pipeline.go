@@ -15,9 +15,9 @@
 // the WAL replay then re-derives everything not yet in a part. So after a
 // crash (even kill -9) the series hold each acknowledged span once.
 //
-// Edges whose two sides straddle a restart are not matched (the waiting
-// side is in memory only): those calls become virtual-node edges or
-// expire, as if the other side had arrived after the wait.
+// The spans waiting for the other side of a call at a seal are saved with
+// the set (wait.go) and restored at recovery, so a pair straddling a flush
+// and a crash is still matched once.
 package pipeline
 
 import (
@@ -98,10 +98,11 @@ type Pipeline struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	cur       Data // derived since the last Seal
-	sealed    Data // set aside for the head being flushed; nil if none
-	committed Data // durable: loaded at Recover plus every Commit; its minutes are never modified (copy on write)
-	totals    Data // one minute (key 0): committed summed over all minutes, never pruned
+	cur       Data        // derived since the last Seal
+	sealed    Data        // set aside for the head being flushed; nil if none
+	sealWait  []waitEntry // the spans waiting at Seal
+	committed Data        // durable: loaded at Recover plus every Commit; its minutes are never modified (copy on write)
+	totals    Data        // one minute (key 0): committed summed over all minutes, never pruned
 	match     *matcher
 	scratch   batchIndex
 	baseSeq   uint64
@@ -219,6 +220,9 @@ func (p *Pipeline) Seal() {
 		p.sealed.Merge(p.cur)
 	}
 	p.cur = Data{}
+	if p.cfg.Dir != "" {
+		p.sealWait = p.match.snapshot()
+	}
 }
 
 func pendingName(seq uint64) string { return fmt.Sprintf("pending-%016x.mdelta", seq) }
@@ -241,9 +245,12 @@ func (p *Pipeline) Prepare(seq uint64) error {
 		return nil
 	}
 	p.mu.Lock()
-	sealed := p.sealed
+	sealed, wait := p.sealed, p.sealWait
 	p.mu.Unlock()
 	p.removeFiles("pending-", ".mdelta", func(uint64) bool { return true })
+	if err := writeFileAtomic(filepath.Join(p.cfg.Dir, waitName(seq)), encodeWait(wait)); err != nil {
+		return fmt.Errorf("write waiting spans: %w", err)
+	}
 	if sealed == nil {
 		sealed = Data{}
 	}
@@ -291,11 +298,13 @@ func (p *Pipeline) Commit(seq uint64) error {
 	if err == nil && p.cfg.Dir != "" {
 		p.deltas = append(p.deltas, seq)
 	}
+	p.sealWait = nil
 	compact := len(p.deltas) >= p.cfg.CompactEvery
 	p.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("commit metrics delta: %w", err)
 	}
+	p.removeFiles("wait-", ".mwait", func(s uint64) bool { return s != seq })
 	if compact {
 		return p.Compact()
 	}
@@ -363,7 +372,7 @@ func (p *Pipeline) Recover(committed func(seq uint64) bool) error {
 	if err != nil {
 		return err
 	}
-	var bases, deltas []uint64
+	var bases, deltas, waits []uint64
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, ".tmp") {
@@ -386,6 +395,9 @@ func (p *Pipeline) Recover(committed func(seq uint64) bool) error {
 		}
 		if s, ok := parseName(name, "base-", ".mbase"); ok {
 			bases = append(bases, s)
+		}
+		if s, ok := parseName(name, "wait-", ".mwait"); ok {
+			waits = append(waits, s)
 		}
 	}
 	all := Data{}
@@ -419,6 +431,20 @@ func (p *Pipeline) Recover(committed func(seq uint64) bool) error {
 	p.pruneLocked()
 	p.totals = Data{}
 	addTotals(p.totals, p.committed)
+	p.mu.Unlock()
+	// The waiting spans of the newest committed part; others are stale.
+	newest, any := base, haveBase
+	for _, s := range kept {
+		newest, any = max(newest, s), true
+	}
+	for _, s := range waits {
+		if any && s == newest {
+			p.loadWait(s)
+		} else {
+			_ = os.Remove(filepath.Join(p.cfg.Dir, waitName(s)))
+		}
+	}
+	p.mu.Lock()
 	p.mu.Unlock()
 	p.log.Info("metrics recovered", "minutes", len(all), "base", base, "deltas", len(kept))
 	return nil

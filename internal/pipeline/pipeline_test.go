@@ -290,7 +290,7 @@ func TestPersistCommitAndRecover(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	require.Equal(t, []string{baseName(9)}, names)
+	require.Equal(t, []string{baseName(9), waitName(9)}, names)
 	p4 := newTestPipeline(t, dir)
 	require.NoError(t, p4.Recover(nil))
 	require.Equal(t, got, edgeCounts(p4))
@@ -455,4 +455,56 @@ func TestConcurrentUse(t *testing.T) {
 		calls += o.Calls
 	}
 	require.Equal(t, uint64(total), calls)
+}
+
+// A call whose server side was flushed in a part and whose client side is
+// only in the WAL at a crash is still counted, once: the waiting server
+// span is saved with the part and restored at recovery, and the client
+// span is replayed.
+func TestWaitingSpansSurviveCrash(t *testing.T) {
+	dir := t.TempDir()
+	ra := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "a"}}}
+	rb := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "b"}}}
+	now := time.Now().UnixNano()
+	tid := model.TraceID{7}
+	client := model.Span{TraceID: tid, SpanID: model.SpanID{1}, Name: "call b", Kind: model.KindClient, Start: now, End: now + 5e6, Resource: ra}
+	server := model.Span{TraceID: tid, SpanID: model.SpanID{2}, ParentID: model.SpanID{1}, Name: "serve", Kind: model.KindServer,
+		Start: now + 1e6, End: now + 4e6, StatusCode: model.StatusError, Resource: rb}
+
+	p := newTestPipeline(t, dir)
+	p.Observe([]model.Span{server}) // waits for its parent
+	p.Seal()
+	require.NoError(t, p.Prepare(0))
+	require.NoError(t, p.Commit(0)) // the server span is now in part 0
+	p.Observe([]model.Span{client}) // in the WAL only; then a crash
+	require.Equal(t, map[EdgeKey][2]uint64{{"a", "b", ConnDirect}: {1, 1}}, edgeCounts(p))
+
+	p2 := newTestPipeline(t, dir)
+	require.NoError(t, p2.Recover(func(seq uint64) bool { return seq == 0 }))
+	require.Equal(t, 2, p2.match.size) // as a child waiting for its parent, and as a leaf that may get remote children
+	p2.Observe([]model.Span{client})   // the WAL replay
+	p2.ExpireAll()
+	require.Equal(t, map[EdgeKey][2]uint64{{"a", "b", ConnDirect}: {1, 1}}, edgeCounts(p2))
+	require.Zero(t, p2.expired.Load())
+
+	// A damaged wait file is skipped (logged), not fatal.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, waitName(0)), []byte("ARMW\x01garbage"), 0o644))
+	p3 := newTestPipeline(t, dir)
+	require.NoError(t, p3.Recover(func(seq uint64) bool { return seq == 0 }))
+	require.Zero(t, p3.match.size)
+}
+
+func TestWaitEncodingRoundTrip(t *testing.T) {
+	m := newMatcher(100)
+	m.parents[refKey{model.TraceID{1}, model.SpanID{2}}] = &spanRef{trace: model.TraceID{1}, span: model.SpanID{2}, service: "a", peer: "db", start: 5, dur: 7, kind: model.KindClient, matched: true}
+	m.children[refKey{model.TraceID{1}, model.SpanID{9}}] = []*spanRef{{trace: model.TraceID{1}, span: model.SpanID{3}, service: "b", start: -1, dur: 2, kind: model.KindServer, err: true}}
+	m.size = 2
+	es := m.snapshot()
+	back, err := decodeWait(encodeWait(es))
+	require.NoError(t, err)
+	require.ElementsMatch(t, es, back)
+	b := encodeWait(es)
+	b[10] ^= 1
+	_, err = decodeWait(b)
+	require.Error(t, err)
 }
