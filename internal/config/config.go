@@ -67,6 +67,7 @@ type Storage struct {
 	HeadMaxSpans      int      `yaml:"head_max_spans"`
 	HeadMaxAge        Duration `yaml:"head_max_age"`
 	MaxHeadBytes      ByteSize `yaml:"max_head_bytes"`
+	MaxPartSpans      int64    `yaml:"max_part_spans"` // merges stop at parts of this many spans
 	// MemoryLimit is passed to the Go runtime (debug.SetMemoryLimit); 0
 	// leaves GOMEMLIMIT or the runtime default.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
@@ -126,6 +127,7 @@ func Default() Config {
 			HeadMaxSpans:      250_000,
 			HeadMaxAge:        Duration(15 * time.Second),
 			MaxHeadBytes:      256 << 20,
+			MaxPartSpans:      4_000_000,
 		},
 		Query: Query{Timeout: Duration(30 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},
@@ -187,6 +189,7 @@ func (c *Config) Validate() error {
 		"storage.head_max_spans":            int64(c.Storage.HeadMaxSpans),
 		"storage.head_max_age":              int64(c.Storage.HeadMaxAge),
 		"storage.max_head_bytes":            int64(c.Storage.MaxHeadBytes),
+		"storage.max_part_spans":            c.Storage.MaxPartSpans,
 		"query.timeout":                     int64(c.Query.Timeout),
 		"metrics.edge_wait":                 int64(c.Metrics.EdgeWait),
 		"metrics.max_pending":               int64(c.Metrics.MaxPending),

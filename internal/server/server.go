@@ -77,6 +77,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		HeadMaxSpans:      cfg.Storage.HeadMaxSpans,
 		HeadMaxAge:        time.Duration(cfg.Storage.HeadMaxAge),
 		MaxHeadBytes:      int64(cfg.Storage.MaxHeadBytes),
+		MaxPartSpans:      cfg.Storage.MaxPartSpans,
 		PartitionDuration: time.Duration(cfg.Storage.PartitionDuration),
 		Retention:         time.Duration(cfg.Storage.Retention),
 		MaxDiskBytes:      int64(cfg.Storage.MaxDiskBytes),

@@ -25,6 +25,9 @@ import (
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
 )
 
+// DefaultMaxPartSpans is the default Options.MaxPartSpans.
+const DefaultMaxPartSpans = 4_000_000
+
 // Options configure a DB. Zero values take the defaults shown.
 type Options struct {
 	Dir          string
@@ -52,9 +55,15 @@ type Options struct {
 	MaxDiskBytes int64
 	// MergeFanIn is how many parts of one level are merged into one part
 	// of the next level. Default 10: with 250,000-span heads, level 1
-	// parts hold ~2.5M spans, level 2 ~25M, level 3 (not merged further)
-	// ~250M, so a span is rewritten at most three times.
+	// parts hold ~2.5M spans; MaxPartSpans then stops most merges, so a
+	// span is rewritten about once (at most three times).
 	MergeFanIn int
+	// MaxPartSpans caps the spans of a part made by a merge (default
+	// 4,000,000; a merge's inputs are chosen so that their sum fits).
+	// Parts are sorted by trace ID, so a newest-first search can only stop
+	// at part boundaries: the cap bounds how much one such search scans,
+	// at the cost of more parts.
+	MaxPartSpans int64
 	// GranuleSpans is the number of spans per granule in parts; 0 = the
 	// part package default.
 	GranuleSpans int
@@ -87,6 +96,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Retention == 0 {
 		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.MaxPartSpans <= 0 {
+		o.MaxPartSpans = DefaultMaxPartSpans
 	}
 	if o.MergeFanIn < 2 {
 		o.MergeFanIn = 10
@@ -712,7 +724,7 @@ func (db *DB) Flush() error { return db.flush() }
 // Compact runs merges until none is due. Tests and tools use it.
 func (db *DB) Compact() error {
 	for {
-		merged, err := db.mergeOnce()
+		merged, err := db.mergeOnce(context.Background())
 		if err != nil || !merged {
 			return err
 		}

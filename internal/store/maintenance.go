@@ -2,6 +2,8 @@ package store
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +18,17 @@ func (db *DB) maintenanceLoop() {
 	defer db.wg.Done()
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	// Shutdown cancels a running merge rather than waiting for it: the
+	// inputs stay, the unfinished output is removed.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-db.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	lastRetention := time.Time{}
 	for {
 		select {
@@ -28,7 +41,10 @@ func (db *DB) maintenanceLoop() {
 			lastRetention = time.Now()
 		}
 		for {
-			merged, err := db.mergeOnce()
+			merged, err := db.mergeOnce(ctx)
+			if errors.Is(err, context.Canceled) {
+				return
+			}
 			if err != nil {
 				db.log.Error("merge failed", "err", err)
 				break
@@ -47,7 +63,8 @@ func (db *DB) maintenanceLoop() {
 
 // pickMerge chooses parts to merge: in any partition, MergeFanIn parts of
 // one level; in partitions that no longer receive data, any two or more
-// parts of the lowest level present.
+// parts of the lowest level present; in both cases only parts whose spans
+// add up to at most MaxPartSpans.
 func (db *DB) pickMerge() []*partRef {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -82,6 +99,20 @@ func (db *DB) pickMerge() []*partRef {
 			if len(g) > db.opts.MergeFanIn*2 {
 				g = g[:db.opts.MergeFanIn*2]
 			}
+			// The oldest parts whose spans fit under MaxPartSpans
+			// together; a group where not even two fit is left alone.
+			var sum int64
+			fit := g[:0:0]
+			for _, p := range g {
+				if n := p.r.Meta().SpanCount; sum+n <= db.opts.MaxPartSpans {
+					fit = append(fit, p)
+					sum += n
+				}
+			}
+			if len(fit) < 2 {
+				continue
+			}
+			g = fit
 			for _, p := range g {
 				p.acquire()
 			}
@@ -92,7 +123,7 @@ func (db *DB) pickMerge() []*partRef {
 }
 
 // mergeOnce runs at most one merge and reports whether it did.
-func (db *DB) mergeOnce() (bool, error) {
+func (db *DB) mergeOnce(ctx context.Context) (bool, error) {
 	db.mergeMu.Lock()
 	defer db.mergeMu.Unlock()
 	in := db.pickMerge()
@@ -115,7 +146,7 @@ func (db *DB) mergeOnce() (bool, error) {
 		replaces[i] = p.seq
 		maxSeg = max(maxSeg, p.r.Meta().WALSegment)
 	}
-	if _, err := part.Merge(path, readers, db.partOptions(maxSeg, replaces)); err != nil {
+	if _, err := part.MergeContext(ctx, path, readers, db.partOptions(maxSeg, replaces)); err != nil {
 		return false, fmt.Errorf("merge into %s: %w", path, err)
 	}
 	r, err := part.Open(path)

@@ -1,6 +1,7 @@
 package part
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"unsafe"
@@ -20,6 +21,17 @@ import (
 // are copied as encoded, with attribute keys and values re-pointed to the
 // output's dictionaries.
 func Merge(path string, inputs []*Reader, opts WriteOptions) (*Meta, error) {
+	return MergeContext(context.Background(), path, inputs, opts)
+}
+
+// mergeCheckEvery is how many spans MergeContext copies between checks of
+// its context.
+const mergeCheckEvery = 4096
+
+// MergeContext is Merge that gives up, removing its unfinished output, when
+// ctx is done: a merge of large parts takes minutes and must not hold up a
+// shutdown.
+func MergeContext(ctx context.Context, path string, inputs []*Reader, opts WriteOptions) (*Meta, error) {
 	w, err := Create(path, opts)
 	if err != nil {
 		return nil, err
@@ -42,7 +54,13 @@ func Merge(path string, inputs []*Reader, opts WriteOptions) (*Meta, error) {
 		}
 	}
 	h.init()
-	for len(h) > 0 {
+	for n := 0; len(h) > 0; n++ {
+		if n%mergeCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				w.Abort()
+				return nil, fmt.Errorf("merge %s: %w", path, err)
+			}
+		}
 		in := h[0]
 		if err := w.addRaw(in); err != nil {
 			w.Abort()

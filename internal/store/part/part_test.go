@@ -413,6 +413,18 @@ func TestMerge(t *testing.T) {
 	m2, err := Merge(out2, []*Reader{r, r}, WriteOptions{})
 	require.NoError(t, err)
 	require.Equal(t, m.SpanCount, m2.SpanCount)
+
+	// A cancelled merge fails with the context's error and leaves nothing
+	// behind in the directory.
+	before, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = MergeContext(ctx, filepath.Join(dir, "cancelled.part"), readers, WriteOptions{})
+	require.ErrorIs(t, err, context.Canceled)
+	after, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Equal(t, len(before), len(after), "files left by a cancelled merge")
 }
 
 // mergeDecoded is Merge as Add would do it: decode every span with Iter
