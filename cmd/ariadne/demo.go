@@ -101,6 +101,8 @@ func runDemo(args []string) error {
 			fmt.Fprintf(os.Stderr, "  curl -s '%s/api/v1/search?service=frontend&limit=5'\n", q)
 			fmt.Fprintf(os.Stderr, "  curl -s '%s/api/v1/search?status=error&limit=5'\n", q)
 			fmt.Fprintf(os.Stderr, "  curl -s '%s/api/v1/traces/TRACE_ID'\n", q)
+			fmt.Fprintf(os.Stderr, "  curl -s '%s/api/v1/metrics/services'   # rate, errors, latency per service\n", q)
+			fmt.Fprintf(os.Stderr, "  curl -s '%s/api/v1/metrics/graph'      # the service map\n", q)
 		}
 		fmt.Fprintf(os.Stderr, "ariadne demo: %g user sessions per second; Ctrl-C stops\n", *rate)
 		var stats shop.TrafficStats

@@ -28,6 +28,7 @@ type Config struct {
 	Ingest     Ingest  `yaml:"ingest"`
 	Storage    Storage `yaml:"storage"`
 	Query      Query   `yaml:"query"`
+	Metrics    Metrics `yaml:"metrics"`
 	Log        Log     `yaml:"log"`
 
 	// Sampling configures the Jaeger remote sampling endpoint.
@@ -92,6 +93,16 @@ type Log struct {
 	Format string `yaml:"format"` // text, json
 }
 
+// Metrics configures the span metrics and service graph derived at ingest
+// (docs/metrics.md).
+type Metrics struct {
+	// Retention of the series; 0 = storage.retention (7d if that is 0).
+	Retention  Duration `yaml:"retention"`
+	EdgeWait   Duration `yaml:"edge_wait"`   // how long one side of a call waits for the other
+	MaxPending int      `yaml:"max_pending"` // spans waiting for their other side, at most
+	MaxSeries  int      `yaml:"max_series"`  // span series and edges per minute, at most
+}
+
 // Default returns the defaults.
 func Default() Config {
 	return Config{
@@ -121,6 +132,7 @@ func Default() Config {
 		Query: Query{Timeout: Duration(30 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},
 
+		Metrics:  Metrics{EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
 		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1},
 	}
 }
@@ -179,6 +191,9 @@ func (c *Config) Validate() error {
 		"storage.max_head_bytes":            int64(c.Storage.MaxHeadBytes),
 		"storage.max_part_spans":            c.Storage.MaxPartSpans,
 		"query.timeout":                     int64(c.Query.Timeout),
+		"metrics.edge_wait":                 int64(c.Metrics.EdgeWait),
+		"metrics.max_pending":               int64(c.Metrics.MaxPending),
+		"metrics.max_series":                int64(c.Metrics.MaxSeries),
 	}
 	for name, v := range positive {
 		if v <= 0 {
@@ -192,6 +207,7 @@ func (c *Config) Validate() error {
 		"storage.retention":          int64(c.Storage.Retention),
 		"storage.max_disk_bytes":     int64(c.Storage.MaxDiskBytes),
 		"storage.memory_limit":       int64(c.Storage.MemoryLimit),
+		"metrics.retention":          int64(c.Metrics.Retention),
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: must not be negative", name)

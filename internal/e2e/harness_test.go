@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,12 +64,22 @@ type server struct {
 	args     []string
 }
 
+// issuedPorts are the ports freePort has handed out in this process: the
+// kernel may offer a just-closed port again, and two servers (or two
+// listeners of one) must not get the same one.
+var issuedPorts sync.Map
+
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, dup := issuedPorts.LoadOrStore(port, true); !dup {
+			return port
+		}
+	}
 }
 
 // startServer starts ariadne on free loopback ports with dataDir ("" = a

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -20,12 +21,14 @@ import (
 
 	"github.com/ariadne-tracing/ariadne/internal/api"
 	"github.com/ariadne-tracing/ariadne/internal/api/jaeger"
+	metricsapi "github.com/ariadne-tracing/ariadne/internal/api/metrics"
 	"github.com/ariadne-tracing/ariadne/internal/api/tempo"
 	"github.com/ariadne-tracing/ariadne/internal/api/zipkin"
 	"github.com/ariadne-tracing/ariadne/internal/config"
 	"github.com/ariadne-tracing/ariadne/internal/ingest"
 	"github.com/ariadne-tracing/ariadne/internal/ingest/otlp"
 	zipkiningest "github.com/ariadne-tracing/ariadne/internal/ingest/zipkin"
+	"github.com/ariadne-tracing/ariadne/internal/pipeline"
 	"github.com/ariadne-tracing/ariadne/internal/store"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
 	"github.com/ariadne-tracing/ariadne/web"
@@ -41,6 +44,7 @@ type Server struct {
 	db      *store.DB
 	recv    *otlp.Receiver
 	zipkin  *zipkin.Server
+	pipe    *pipeline.Pipeline
 	http    *http.Server
 	ln      net.Listener
 	ready   atomic.Bool
@@ -61,6 +65,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pipe, err := newPipeline(cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
 	sync := map[string]wal.SyncPolicy{"always": wal.SyncAlways, "interval": wal.SyncInterval, "never": wal.SyncNever}[cfg.Storage.WALSync]
 	db, err := store.Open(store.Options{
 		Dir:               cfg.DataDir,
@@ -75,6 +83,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxDiskBytes:      int64(cfg.Storage.MaxDiskBytes),
 		Registerer:        reg,
 		Logger:            log.With("component", "store"),
+		Observer:          pipe,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -103,6 +112,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	zsrv := zipkin.New(cfg.Addr(cfg.Ports.Zipkin), db, zrecv, native.Wrap, zlog)
 	s := &Server{cfg: cfg, log: log, reg: reg, db: db, recv: recv}
 	s.zipkin = zsrv
+	s.pipe = pipe
+	mapi := metricsapi.New(pipe, native.Wrap)
+	zsrv.Handle("GET /api/v2/dependencies", mapi.ZipkinDependencies())
 	if s.sampling, err = newSamplingEndpoint(cfg, log); err != nil {
 		_ = db.Shutdown(context.Background())
 		return nil, err
@@ -110,6 +122,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	mux := http.NewServeMux()
 	native.Register(mux)
 	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
+	mapi.Register(mux)
 	mux.Handle("GET /api/sampling", s.sampling.provider)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -145,6 +158,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.db.Start(ctx); err != nil {
 		return err
 	}
+	s.pipe.Start()
 	ln, err := net.Listen("tcp", s.cfg.Addr(s.cfg.Ports.Query))
 	if err != nil {
 		return fmt.Errorf("query API listen: %w", err)
@@ -202,6 +216,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.zipkin.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("zipkin: %w", err))
 	}
+	// Calls still waiting for their other side end now (as virtual-node
+	// edges or expired), so that the head's last flush keeps them.
+	s.pipe.ExpireAll()
 	if err := s.sampling.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("sampling: %w", err))
 	}
@@ -216,5 +233,27 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.db.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}
+	s.pipe.Shutdown()
 	return errors.Join(errs...)
+}
+
+// newPipeline builds the metrics pipeline (docs/metrics.md) that the store
+// feeds; its files live in <data_dir>/metrics.
+func newPipeline(cfg config.Config, reg prometheus.Registerer, log *slog.Logger) (*pipeline.Pipeline, error) {
+	ret := time.Duration(cfg.Metrics.Retention)
+	if ret == 0 {
+		ret = time.Duration(cfg.Storage.Retention)
+	}
+	if ret == 0 {
+		ret = 7 * 24 * time.Hour
+	}
+	return pipeline.New(pipeline.Config{
+		Dir:                filepath.Join(cfg.DataDir, "metrics"),
+		EdgeWait:           time.Duration(cfg.Metrics.EdgeWait),
+		MaxPending:         cfg.Metrics.MaxPending,
+		MaxSeriesPerMinute: cfg.Metrics.MaxSeries,
+		Retention:          ret,
+		Registerer:         reg,
+		Logger:             log.With("component", "pipeline"),
+	})
 }

@@ -71,6 +71,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Observer, if set, derives data from stored spans (see Observer).
+	Observer Observer
 }
 
 func (o *Options) setDefaults() {
@@ -213,6 +215,11 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if opts.Observer != nil {
+		if err := opts.Observer.Recover(db.partCommitted); err != nil {
+			return fail(fmt.Errorf("recover observer: %w", err))
+		}
+	}
 	w, err := wal.Open(wal.Options{
 		Dir:             filepath.Join(opts.Dir, walDir),
 		Sync:            opts.Sync,
@@ -241,6 +248,9 @@ func Open(opts Options) (*DB, error) {
 			return fmt.Errorf("decode wal record: %w", err)
 		}
 		db.head.Append(spans, int64(len(rec)))
+		if opts.Observer != nil {
+			opts.Observer.Observe(spans)
+		}
 		replayed += len(spans)
 		return nil
 	})
@@ -428,6 +438,9 @@ func (db *DB) Append(ctx context.Context, spans []model.Span) error {
 	}
 	h := db.head
 	h.Append(spans, int64(len(rec)))
+	if db.opts.Observer != nil {
+		db.opts.Observer.Observe(spans)
+	}
 	db.mu.RUnlock()
 	db.m.spansStored.Add(float64(len(spans)))
 	if h.Len() >= db.opts.HeadMaxSpans {
@@ -504,6 +517,9 @@ func (db *DB) flush() error {
 		db.head = head.New(db.opts.Now())
 		db.flushing = append(db.flushing, h)
 		db.pendingSeg = seg
+		if db.opts.Observer != nil {
+			db.opts.Observer.Seal()
+		}
 	} else {
 		h = db.flushing[0]
 		seg = db.pendingSeg
@@ -520,6 +536,11 @@ func (db *DB) flush() error {
 	}
 	path := filepath.Join(dir, partName(0, seq))
 	spans := h.Spans()
+	if db.opts.Observer != nil {
+		if err := db.opts.Observer.Prepare(seq); err != nil {
+			return err
+		}
+	}
 	if _, err := part.Write(path, spans, db.partOptions(seg, nil)); err != nil {
 		return fmt.Errorf("write part %s: %w", path, err)
 	}
@@ -533,6 +554,11 @@ func (db *DB) flush() error {
 	db.parts = append(db.parts, p)
 	db.flushing = slices.DeleteFunc(db.flushing, func(x *head.Head) bool { return x == h })
 	db.mu.Unlock()
+	if db.opts.Observer != nil {
+		if err := db.opts.Observer.Commit(seq); err != nil {
+			db.log.Warn("commit derived metrics", "part", path, "err", err)
+		}
+	}
 	if err := db.wal.TruncateBefore(seg); err != nil {
 		db.log.Warn("truncate wal", "err", err)
 	}

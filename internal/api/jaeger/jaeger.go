@@ -41,8 +41,8 @@ func New(s api.Store, wrap Wrap, log *slog.Logger) *API {
 	return &API{store: s, engine: &query.Engine{Storage: s}, log: log, wrap: wrap}
 }
 
-// Register adds the routes to mux. /api/dependencies is not served (the
-// service graph is built elsewhere).
+// Register adds the routes to mux. /api/dependencies and /api/metrics/*
+// are served by package api/metrics, from the metrics derived at ingest.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/services", a.wrap("jaeger_services", a.services))
 	mux.HandleFunc("GET /api/services/{service}/operations", a.wrap("jaeger_service_operations", a.serviceOperations))

@@ -32,6 +32,7 @@ type Server struct {
 	log    *slog.Logger
 	wrap   func(name string, h http.HandlerFunc) http.HandlerFunc
 	http   *http.Server
+	mux    *http.ServeMux
 
 	mu sync.Mutex
 	ln net.Listener
@@ -58,9 +59,14 @@ func New(addr string, s api.Store, recv http.Handler, wrap func(name string, h h
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"status": "UP", "zipkin": map[string]string{"status": "UP"}})
 	})
+	z.mux = mux
 	z.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	return z
 }
+
+// Handle adds a route served by another package (the dependency links of
+// package api/metrics). Call it before Start.
+func (z *Server) Handle(pattern string, h http.Handler) { z.mux.Handle(pattern, h) }
 
 // Start binds the listener and serves in the background.
 func (z *Server) Start(ctx context.Context) error {
