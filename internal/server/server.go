@@ -79,7 +79,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxHeadBytes:      int64(cfg.Storage.MaxHeadBytes),
 		MaxPartSpans:      cfg.Storage.MaxPartSpans,
 		PartitionDuration: time.Duration(cfg.Storage.PartitionDuration),
-		Retention:         time.Duration(cfg.Storage.Retention),
+		Retention:         storeRetention(cfg.Storage.Retention),
 		MaxDiskBytes:      int64(cfg.Storage.MaxDiskBytes),
 		Registerer:        reg,
 		Logger:            log.With("component", "store"),
@@ -235,6 +235,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.pipe.Shutdown()
 	return errors.Join(errs...)
+}
+
+// storeRetention maps the documented "0 keeps everything" to the store's
+// negative (its zero means the default).
+func storeRetention(d config.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return time.Duration(d)
 }
 
 // newPipeline builds the metrics pipeline (docs/metrics.md) that the store
