@@ -106,6 +106,15 @@ func TestGoldenPart(t *testing.T) {
 			spans, err := r.Trace(id)
 			require.NoError(t, err)
 			requireSameSpans(t, want, spans)
+			// TraceCheap: the same spans with only the cheap fields.
+			cheap, err := r.TraceCheap(id)
+			require.NoError(t, err)
+			wantCheap := make([]model.Span, len(want))
+			for i, w := range want {
+				wantCheap[i] = model.Span{TraceID: w.TraceID, SpanID: w.SpanID, ParentID: w.ParentID, Name: w.Name,
+					Kind: w.Kind, StatusCode: w.StatusCode, Start: w.Start, End: w.End, Resource: w.Resource, Scope: w.Scope}
+			}
+			requireSameSpans(t, wantCheap, cheap)
 		}
 		var all []model.Span
 		err = r.Scan(context.Background(), nil, nil, func(s *model.Span) bool {
