@@ -172,6 +172,17 @@ type Span struct {
 	Scope         *Scope
 }
 
+// Cheap returns s with only its cheap fields (IDs, name, kind, status code,
+// times, resource, scope): what parts read without their heavy columns
+// (part.Reader.TraceCheap) and what search summaries need.
+func (s *Span) Cheap() Span {
+	return Span{
+		TraceID: s.TraceID, SpanID: s.SpanID, ParentID: s.ParentID, Name: s.Name,
+		Kind: s.Kind, StatusCode: s.StatusCode, Start: s.Start, End: s.End,
+		Resource: s.Resource, Scope: s.Scope,
+	}
+}
+
 // Duration returns End-Start in nanoseconds (never negative for stored spans).
 func (s *Span) Duration() int64 { return s.End - s.Start }
 

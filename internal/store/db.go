@@ -595,7 +595,7 @@ func (db *DB) trace(id model.TraceID, heavy bool) ([]model.Span, error) {
 		out = append(out, h.Trace(id)...)
 		if !heavy {
 			for i := n; i < len(out); i++ {
-				out[i] = cheapFields(&out[i])
+				out[i] = out[i].Cheap() // as parts answer, so copies dedupe
 			}
 		}
 	}
@@ -614,16 +614,6 @@ func (db *DB) trace(id model.TraceID, heavy bool) ([]model.Span, error) {
 		out = append(out, spans...)
 	}
 	return dedupe(out), nil
-}
-
-// cheapFields returns s with only the fields a part's TraceCheap sets, so
-// that head and part copies of one span compare equal in dedupe.
-func cheapFields(s *model.Span) model.Span {
-	return model.Span{
-		TraceID: s.TraceID, SpanID: s.SpanID, ParentID: s.ParentID, Name: s.Name,
-		Kind: s.Kind, StatusCode: s.StatusCode, Start: s.Start, End: s.End,
-		Resource: s.Resource, Scope: s.Scope,
-	}
 }
 
 // dedupe sorts spans by start time and span ID and drops exact duplicates.

@@ -274,9 +274,8 @@ func requireCheapTrace(t *testing.T, s Store, id model.TraceID, want []model.Spa
 	got, err := ct.TraceCheap(context.Background(), id)
 	require.NoError(t, err)
 	cheap := make([]model.Span, len(want))
-	for i, w := range want {
-		cheap[i] = model.Span{TraceID: w.TraceID, SpanID: w.SpanID, ParentID: w.ParentID, Name: w.Name,
-			Kind: w.Kind, StatusCode: w.StatusCode, Start: w.Start, End: w.End, Resource: w.Resource, Scope: w.Scope}
+	for i := range want {
+		cheap[i] = want[i].Cheap()
 	}
 	requireSameSpans(t, cheap, got)
 }
