@@ -96,6 +96,10 @@ type Log struct {
 // Metrics configures the span metrics and service graph derived at ingest
 // (docs/metrics.md).
 type Metrics struct {
+	// Enabled turns derivation on (the default). Off, spans are stored
+	// but no series or graph is derived and the metrics endpoints answer
+	// 404.
+	Enabled bool `yaml:"enabled"`
 	// Retention of the series; 0 = storage.retention (7d if that is 0).
 	Retention  Duration `yaml:"retention"`
 	EdgeWait   Duration `yaml:"edge_wait"`   // how long one side of a call waits for the other
@@ -132,7 +136,7 @@ func Default() Config {
 		Query: Query{Timeout: Duration(30 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},
 
-		Metrics:  Metrics{EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
+		Metrics:  Metrics{Enabled: true, EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
 		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1},
 	}
 }

@@ -26,6 +26,8 @@ storage:
   wal_sync: interval
 ingest:
   max_request_bytes: 4MB
+metrics:
+  enabled: false
 `), 0o644))
 	c, err := Load(path)
 	require.NoError(t, err)
@@ -37,6 +39,8 @@ ingest:
 	require.Equal(t, ByteSize(4_000_000), c.Ingest.MaxRequestBytes)
 	require.Equal(t, "interval", c.Storage.WALSync)
 	require.Equal(t, 4318, c.Ports.OTLPHTTP, "unset keys keep their defaults")
+	require.False(t, c.Metrics.Enabled)
+	require.True(t, Default().Metrics.Enabled, "derivation is on by default")
 }
 
 func TestLoadErrors(t *testing.T) {

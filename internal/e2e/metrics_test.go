@@ -9,7 +9,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -451,4 +453,27 @@ func TestDemoServiceMap(t *testing.T) {
 		ok = ok && db
 	}
 	require.True(t, ok, "edges: %v", edges)
+}
+
+// With metrics.enabled: false the spans are stored as usual, nothing is
+// derived, and every metrics endpoint says why it has nothing.
+func TestMetricsDisabled(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "ariadne.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("metrics:\n  enabled: false\n"), 0o644))
+	srv := startServer(t, "", "--config", cfg)
+	base := time.Now().Add(-2 * time.Minute).Truncate(time.Minute)
+	sendShop(t, srv, 20, base)
+	var svcs struct{ Services []string }
+	require.Equal(t, 200, srv.getJSON("/api/v1/services", &svcs))
+	require.Contains(t, svcs.Services, "payments")
+	for _, path := range []string{"/api/v1/metrics/services", "/api/v1/metrics/graph", "/api/dependencies", "/metrics/spans"} {
+		code, b := srv.getRaw(path)
+		require.Equal(t, 404, code, path)
+		require.Contains(t, string(b), "metrics.enabled: false", path)
+	}
+	code, b := srv.zipkinGet(fmt.Sprintf("/api/v2/dependencies?endTs=%d", time.Now().UnixMilli()), nil)
+	require.Equal(t, 404, code)
+	require.Contains(t, string(b), "metrics.enabled: false")
+	_, err := os.Stat(filepath.Join(srv.dataDir, "metrics"))
+	require.True(t, os.IsNotExist(err), "no metrics directory when derivation is off")
 }

@@ -65,9 +65,14 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pipe, err := newPipeline(cfg, reg, log)
-	if err != nil {
-		return nil, err
+	var pipe *pipeline.Pipeline // nil: metrics.enabled is false
+	var observer store.Observer
+	if cfg.Metrics.Enabled {
+		var err error
+		if pipe, err = newPipeline(cfg, reg, log); err != nil {
+			return nil, err
+		}
+		observer = pipe
 	}
 	sync := map[string]wal.SyncPolicy{"always": wal.SyncAlways, "interval": wal.SyncInterval, "never": wal.SyncNever}[cfg.Storage.WALSync]
 	db, err := store.Open(store.Options{
@@ -83,7 +88,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxDiskBytes:      int64(cfg.Storage.MaxDiskBytes),
 		Registerer:        reg,
 		Logger:            log.With("component", "store"),
-		Observer:          pipe,
+		Observer:          observer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -158,7 +163,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.db.Start(ctx); err != nil {
 		return err
 	}
-	s.pipe.Start()
+	if s.pipe != nil {
+		s.pipe.Start()
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr(s.cfg.Ports.Query))
 	if err != nil {
 		return fmt.Errorf("query API listen: %w", err)
@@ -218,7 +225,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Calls still waiting for their other side end now (as virtual-node
 	// edges or expired), so that the head's last flush keeps them.
-	s.pipe.ExpireAll()
+	if s.pipe != nil {
+		s.pipe.ExpireAll()
+	}
 	if err := s.sampling.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("sampling: %w", err))
 	}
@@ -233,7 +242,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.db.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}
-	s.pipe.Shutdown()
+	if s.pipe != nil {
+		s.pipe.Shutdown()
+	}
 	return errors.Join(errs...)
 }
 

@@ -30,10 +30,14 @@ type API struct {
 	now  func() time.Time
 }
 
-// New returns the API over p; wrap may be nil.
+// New returns the API over p; wrap may be nil. With p nil (derivation
+// turned off) every route answers 404 saying so.
 func New(p *pipeline.Pipeline, wrap Wrap) *API {
 	if wrap == nil {
 		wrap = func(_ string, h http.HandlerFunc) http.HandlerFunc { return h }
+	}
+	if p == nil {
+		wrap = func(string, http.HandlerFunc) http.HandlerFunc { return disabled }
 	}
 	return &API{p: p, wrap: wrap, now: time.Now}
 }
@@ -49,6 +53,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/metrics/errors", a.wrap("jaeger_metrics_errors", a.jaegerMetrics("errors")))
 	mux.HandleFunc("GET /api/metrics/latencies", a.wrap("jaeger_metrics_latencies", a.jaegerMetrics("latencies")))
 	mux.Handle("GET /metrics/spans", a.Prometheus())
+}
+
+func disabled(w http.ResponseWriter, _ *http.Request) {
+	api.WriteError(w, http.StatusNotFound, "service metrics are turned off on this server (metrics.enabled: false)")
 }
 
 // ZipkinDependencies is Zipkin's GET /api/v2/dependencies, for the Zipkin

@@ -68,6 +68,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 // Prometheus returns the handler of the span-metrics and service-graph
 // exposition (GET /metrics/spans).
 func (a *API) Prometheus() http.Handler {
+	if a.p == nil {
+		return http.HandlerFunc(disabled)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{a})
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
