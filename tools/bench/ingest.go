@@ -18,6 +18,7 @@ type ingestFlags struct {
 	duration   time.Duration
 	protocol   string
 	walSync    string
+	config     string
 	minSpans   int
 	maxSpans   int
 	workers    int
@@ -26,6 +27,14 @@ type ingestFlags struct {
 	tgBin      string
 	mergeWait  time.Duration
 	sampleTick time.Duration
+}
+
+func (f *ingestFlags) serverFlags() []string {
+	out := []string{"--wal-sync", f.walSync}
+	if f.config != "" {
+		out = append(out, "--config", f.config)
+	}
+	return out
 }
 
 // loadResult is what the client side saw of one load.
@@ -46,6 +55,7 @@ func runIngest(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.duration, "duration", 5*time.Minute, "how long to send")
 	fs.StringVar(&f.protocol, "protocol", "grpc", "grpc or http/protobuf (built-in load generator only)")
 	fs.StringVar(&f.walSync, "wal-sync", "always", "server WAL sync policy: always, interval or never")
+	fs.StringVar(&f.config, "server-config", "", "YAML config file for the server (its --config); flags above override it")
 	fs.IntVar(&f.minSpans, "min-spans", 5, "fewest spans per trace (built-in load generator)")
 	fs.IntVar(&f.maxSpans, "max-spans", 50, "most spans per trace (built-in load generator)")
 	fs.IntVar(&f.workers, "workers", 8, "concurrent senders (telemetrygen: --workers)")
@@ -119,7 +129,7 @@ func ingestOnce(ctx context.Context, ws *workspace, f *ingestFlags, tg string, r
 	if err != nil {
 		return nil, err
 	}
-	srv, err := ws.start(ctx, dataDir, "--wal-sync", f.walSync)
+	srv, err := ws.start(ctx, dataDir, f.serverFlags()...)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +176,7 @@ func ingestOnce(ctx context.Context, ws *workspace, f *ingestFlags, tg string, r
 	}
 
 	logf("restarting the server for %s of merges", f.mergeWait)
-	srv2, err := ws.start(ctx, dataDir, "--wal-sync", f.walSync)
+	srv2, err := ws.start(ctx, dataDir, f.serverFlags()...)
 	if err != nil {
 		return nil, err
 	}
