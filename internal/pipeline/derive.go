@@ -99,8 +99,12 @@ func serviceName(s *model.Span) string {
 	if v := s.Service(); v != "" {
 		return v
 	}
-	return "unknown_service"
+	return UnknownService
 }
+
+// UnknownService names the service of spans whose resource has no
+// service.name.
+const UnknownService = "unknown_service"
 
 func isCaller(kind int8) bool { return kind == model.KindClient || kind == model.KindProducer }
 

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,6 +109,7 @@ type Pipeline struct {
 	baseSeq   uint64
 	deltas    []uint64 // committed delta files newer than the base
 
+	since    atomic.Int64 // see InitCoverage
 	spans    atomic.Uint64
 	overflow atomic.Uint64
 	dropped  atomic.Uint64
@@ -133,6 +135,7 @@ func New(cfg Config) (*Pipeline, error) {
 		}
 	}
 	p := &Pipeline{cfg: cfg, log: cfg.Logger, cur: Data{}, committed: Data{}, totals: Data{}, match: newMatcher(cfg.MaxPending), stop: make(chan struct{})}
+	p.since.Store(math.MaxInt64)
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ariadne_pipeline_spans_total", Help: "Spans the metrics pipeline derived series from."},

@@ -93,6 +93,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if err := initCoverage(cfg, pipe, db); err != nil {
+		_ = db.Shutdown(context.Background())
+		return nil, err
+	}
 	recv, err := otlp.New(otlp.Config{
 		GRPCAddr: cfg.Addr(cfg.Ports.OTLPGRPC),
 		HTTPAddr: cfg.Addr(cfg.Ports.OTLPHTTP),
@@ -144,7 +148,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("GET /", web.Handler()) // the web UI; more specific routes above win
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	tempoMux := http.NewServeMux()
-	tempoAPI := tempo.New(db, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load)
+	var tempoStore tempo.Store = db
+	if pipe != nil {
+		tempoStore = seriesStore{db, pipe}
+	}
+	tempoAPI := tempo.New(tempoStore, log.With("component", "tempo-api"), time.Duration(cfg.Query.Timeout), s.ready.Load)
 	tempoAPI.Register(tempoMux)
 	// HTTP/1.1 and, for Grafana's streaming gRPC client, HTTP/2 without TLS
 	var protocols http.Protocols

@@ -203,29 +203,12 @@ func (e *metricsPipeline) evalMetrics(ctx context.Context, st query.Storage, w *
 	}
 	groups := map[string]*aggregator{}
 	var order []string
-	observe := func(t *trace, i int) error {
-		s := &t.spans[i]
-		idx := w.index(s.Start)
-		if idx < 0 {
-			return nil
-		}
-		var labels []Label
-		if len(fn.by) == 0 {
-			labels = []Label{{defaultMetricName, Value{T: TypeString, S: fn.fn}}}
-		}
-		for _, a := range fn.by {
-			if vs := t.lookup(a, i, true); len(vs) > 0 {
-				labels = append(labels, Label{a.String(), vs[0]})
-			}
-		}
-		if len(labels) == 0 {
-			labels = []Label{{fn.by[0].String(), Value{T: TypeNil}}}
-		}
+	group := func(labels []Label) (*aggregator, error) {
 		k := labelKey(labels, false)
 		g := groups[k]
 		if g == nil {
 			if len(groups) >= MaxSeries {
-				return ErrTooManySeries
+				return nil, ErrTooManySeries
 			}
 			g = &aggregator{labels: labels, count: make([]float64, w.n)}
 			switch fn.fn {
@@ -241,6 +224,18 @@ func (e *metricsPipeline) evalMetrics(ctx context.Context, st query.Storage, w *
 			groups[k] = g
 			order = append(order, k)
 		}
+		return g, nil
+	}
+	observe := func(t *trace, i int) error {
+		s := &t.spans[i]
+		idx := w.index(s.Start)
+		if idx < 0 {
+			return nil
+		}
+		g, err := group(fn.labels(t, i))
+		if err != nil {
+			return err
+		}
 		if fn.attr == nil {
 			g.count[idx]++
 			return nil
@@ -254,26 +249,15 @@ func (e *metricsPipeline) evalMetrics(ctx context.Context, st query.Storage, w *
 		if v.T == TypeDuration {
 			f /= 1e9 // seconds, as Tempo reports durations
 		}
-		g.count[idx]++
-		switch {
-		case g.sum != nil:
-			g.sum[idx] += f
-		case g.min != nil:
-			if math.IsNaN(g.min[idx]) || f < g.min[idx] {
-				g.min[idx] = f
-			}
-		case g.max != nil:
-			if math.IsNaN(g.max[idx]) || f > g.max[idx] {
-				g.max[idx] = f
-			}
-		case g.hist != nil:
+		g.add(idx, 1, f, f, f)
+		if g.hist != nil {
 			if b, ok := log2Bucket(v); ok {
 				g.hist[idx][b]++
 			}
 		}
 		return nil
 	}
-	if err := e.scan(ctx, st, w, observe); err != nil {
+	if err := e.scanOrSeries(ctx, st, w, group, observe); err != nil {
 		return nil, err
 	}
 	slices.Sort(order)
