@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ariadne-tracing/ariadne/internal/query"
 	"github.com/ariadne-tracing/ariadne/internal/query/traceql"
@@ -34,13 +35,13 @@ type TraceQLError struct {
 	Unsupported bool           `json:"unsupported,omitempty"`
 }
 
-var knownTraceQLParams = map[string]bool{"q": true, "start": true, "end": true, "limit": true}
+var knownTraceQLParams = map[string]bool{"q": true, "start": true, "end": true, "limit": true, "step": true}
 
 // parseTraceQLParams validates the parameters of /api/v1/traceql except q.
 func parseTraceQLParams(v url.Values) (*query.Query, error) {
 	for key := range v {
 		if !knownTraceQLParams[key] {
-			return nil, fmt.Errorf("unknown parameter %q (known: q, start, end, limit)", key)
+			return nil, fmt.Errorf("unknown parameter %q (known: q, start, end, limit, step)", key)
 		}
 	}
 	p := query.New()
@@ -94,7 +95,11 @@ func (n *Native) traceql(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.IsMetrics() {
-		WriteError(w, http.StatusBadRequest, "q: metrics queries are not search queries; use the Tempo API's /api/metrics/query_range")
+		n.traceqlMetrics(w, r, q, p)
+		return
+	}
+	if v.Get("step") != "" {
+		WriteError(w, http.StatusBadRequest, "step: only for metrics queries (a query ending in a function such as | rate())")
 		return
 	}
 	res, err := q.Search(r.Context(), n.engine, p.Start, p.End, p.Limit)
@@ -118,6 +123,67 @@ func (n *Native) traceql(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		out.Traces = append(out.Traces, tr)
+	}
+	WriteJSON(w, out)
+}
+
+// MetricsSeries is one series of a TraceQL metrics answer: its labels
+// (values as text) and its samples as [unix ms, value] pairs, oldest first.
+type MetricsSeries struct {
+	Labels  map[string]string `json:"labels"`
+	Samples [][2]float64      `json:"samples"`
+}
+
+// traceqlMetrics answers a metrics query: over [start, end) (default the
+// last hour) in intervals of step (default traceql.DefaultStep).
+func (n *Native) traceqlMetrics(w http.ResponseWriter, r *http.Request, q *traceql.Query, p *query.Query) {
+	if r.URL.Query().Get("limit") != "" {
+		WriteError(w, http.StatusBadRequest, "limit: only for searches; a metrics query returns every series (at most "+strconv.Itoa(traceql.MaxSeries)+")")
+		return
+	}
+	end, start := p.End, p.Start
+	if end.IsZero() {
+		end = time.Now()
+	}
+	if start.IsZero() {
+		start = end.Add(-time.Hour)
+	}
+	if !end.After(start) {
+		WriteError(w, http.StatusBadRequest, "end: must be after start")
+		return
+	}
+	step := traceql.DefaultStep(start, end)
+	if s := r.URL.Query().Get("step"); s != "" {
+		d, err := parseDuration("step", s)
+		if err != nil || d <= 0 {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("step: %q is not a positive duration (examples: 30s, 5m)", s))
+			return
+		}
+		step = d
+	}
+	res, err := q.MetricsRange(r.Context(), n.store, start, end, step)
+	var le *traceql.LimitError
+	switch {
+	case errors.As(err, &le):
+		WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		n.internalError(w, r, err)
+		return
+	}
+	out := struct {
+		Series      []MetricsSeries `json:"series"`
+		StepSeconds float64         `json:"stepSeconds"`
+	}{Series: make([]MetricsSeries, 0, len(res)), StepSeconds: step.Seconds()}
+	for _, s := range res {
+		ms := MetricsSeries{Labels: map[string]string{}, Samples: make([][2]float64, 0, len(s.Samples))}
+		for _, l := range s.Labels {
+			ms.Labels[l.Name] = l.Value.Text()
+		}
+		for _, x := range s.Samples {
+			ms.Samples = append(ms.Samples, [2]float64{float64(x.TimestampMs), x.Value})
+		}
+		out.Series = append(out.Series, ms)
 	}
 	WriteJSON(w, out)
 }

@@ -100,6 +100,29 @@ func TestTraceQLEndpoint(t *testing.T) {
 		require.Equal(t, 400, code)
 		require.NotContains(t, body, "unsupported")
 	})
+	t.Run("metrics query returns series", func(t *testing.T) {
+		code, body := get(url.Values{"q": {`{ } | count_over_time() by (resource.service.name)`},
+			"start": {"2026-03-04T05:06:00Z"}, "end": {"2026-03-04T05:06:10Z"}, "step": {"1s"}})
+		require.Equal(t, 200, code, body)
+		require.EqualValues(t, 1, body["stepSeconds"])
+		got := map[string]map[float64]float64{}
+		for _, s := range body["series"].([]any) {
+			m := s.(map[string]any)
+			svc := m["labels"].(map[string]any)["resource.service.name"].(string)
+			got[svc] = map[float64]float64{}
+			for _, p := range m["samples"].([]any) {
+				pt := p.([]any)
+				if v := pt[1].(float64); v != 0 {
+					got[svc][pt[0].(float64)] = v
+				}
+			}
+		}
+		ms := float64(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC).UnixMilli())
+		require.Equal(t, map[string]map[float64]float64{
+			"shop":      {ms: 1, ms + 2000: 1},
+			"orders-db": {ms: 1},
+		}, got)
+	})
 	t.Run("bad parameters", func(t *testing.T) {
 		for _, c := range []struct {
 			v    url.Values
@@ -109,7 +132,10 @@ func TestTraceQLEndpoint(t *testing.T) {
 			{url.Values{"q": {"{ }"}, "limit": {"0"}}, "limit:"},
 			{url.Values{"q": {"{ }"}, "start": {"yesterday"}}, "start:"},
 			{url.Values{"q": {"{ }"}, "service": {"shop"}}, `unknown parameter "service"`},
-			{url.Values{"q": {"{ } | rate()"}}, "q: metrics queries"},
+			{url.Values{"q": {"{ }"}, "step": {"1m"}}, "step: only for metrics queries"},
+			{url.Values{"q": {"{ } | rate()"}, "step": {"fast"}}, "step:"},
+			{url.Values{"q": {"{ } | rate()"}, "limit": {"5"}}, "limit: only for searches"},
+			{url.Values{"q": {"{ } | rate()"}, "start": {"2026-03-04T05:00:00Z"}, "end": {"2026-03-04T06:00:00Z"}, "step": {"1ms"}}, "step:"},
 		} {
 			code, body := get(c.v)
 			require.Equal(t, 400, code, c.v)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ariadne-tracing/ariadne/internal/api"
 	"github.com/ariadne-tracing/ariadne/internal/model"
 )
 
@@ -59,4 +60,22 @@ func TestTraceQLError(t *testing.T) {
 	require.Equal(t, noPos, traceqlError("{ } | rate()", noPos))
 	other := &serverError{code: 503, msg: "timed out", body: []byte(`{"error":"timed out"}`)}
 	require.Equal(t, other, traceqlError("{ }", other))
+}
+
+func TestSeriesTable(t *testing.T) {
+	series := []api.MetricsSeries{
+		{Labels: map[string]string{"name": "GET\x1b[2J /", "kind": "server"}, Samples: [][2]float64{{0, 1}, {60000, 5}, {120000, 3}, {180000, 9}}},
+		{Labels: map[string]string{"__name__": "rate"}},
+	}
+	out := SeriesTable(series, time.Minute, 80)
+	require.NotContains(t, out, "\x1b")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 4)
+	require.Equal(t, "2 series, one point per 1m0s", lines[0])
+	row := strings.Fields(lines[2])
+	require.Equal(t, []string{`{kind="server",`, `name="GET?[2J`, `/"}`, "1", "4.5", "9", "9", "▁▄▂█"}, row)
+	require.Equal(t, []string{`{__name__="rate"}`, "-", "-", "-", "-"}, strings.Fields(lines[3]))
+	require.Equal(t, "No spans matched: no series.\n", SeriesTable(nil, time.Minute, 80))
+	// More samples than cells: each cell shows the largest of its samples.
+	require.Equal(t, "▁█", sparkline([][2]float64{{0, 0}, {1, 0}, {2, 7}, {3, 1}}, 2, 0, 7))
 }

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,9 +28,10 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: ariadne search [flags]\n       ariadne search [--start, --end, --since, --limit, --json, --width] 'TRACEQL QUERY'\n\n"+
+		fmt.Fprint(stderr, "Usage: ariadne search [flags]\n       ariadne search [--start, --end, --since, --limit, --step, --json, --width] 'TRACEQL QUERY'\n\n"+
 			"Prints the most recent traces matching every condition, newest first.\nConditions are those of the native search API (docs/api.md),\n"+
-			"or a TraceQL query (docs/traceql.md), e.g. ariadne search '{ status = error } | count() > 2'.\n\n")
+			"or a TraceQL query (docs/traceql.md), e.g. ariadne search '{ status = error } | count() > 2'.\n"+
+			"A TraceQL metrics query prints its series, e.g. ariadne search --since 6h --step 10m '{ status = error } | rate() by (resource.service.name)'.\n\n")
 		fs.PrintDefaults()
 	}
 	server := fs.String("server", envOr("ARIADNE_SERVER", DefaultServer), "query API of the server (env ARIADNE_SERVER)")
@@ -46,6 +49,7 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		"limit":         fs.String("limit", "", "at most this many traces (server default 20)"),
 	}
 	since := fs.Duration("since", 0, "shorthand for --start: traces from this long ago until now, e.g. 1h")
+	step := fs.String("step", "", "TraceQL metrics queries only: interval of the series, e.g. 5m (default: about 100 points over the range)")
 	var attrs repeated
 	fs.Var(&attrs, "attr", "attribute condition, repeatable: [scope.]key OP value, e.g. 'http.response.status_code>=500'")
 	asJSON := fs.Bool("json", false, "print the server's JSON answer instead of a table")
@@ -65,7 +69,7 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	path := "/api/v1/search?"
 	if fs.NArg() == 1 {
 		for k := range v {
-			if k != "start" && k != "end" && k != "limit" {
+			if k != "start" && k != "end" && k != "limit" && k != "step" {
 				return fmt.Errorf("search: --%s cannot be combined with a TraceQL query; put the condition into the query", flagName(k))
 			}
 		}
@@ -84,6 +88,12 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, a := range attrs {
 		v.Add("attr", a)
 	}
+	if *step != "" {
+		if fs.NArg() == 0 {
+			return fmt.Errorf("search: --step is for TraceQL metrics queries, e.g. ariadne search --step 5m '{ } | rate()'")
+		}
+		v.Set("step", *step)
+	}
 	c, err := newClient(*server)
 	if err != nil {
 		return err
@@ -100,13 +110,91 @@ func Search(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	var res struct {
-		Traces []api.TraceSummary `json:"traces"`
+		Traces      []api.TraceSummary  `json:"traces"`
+		Series      []api.MetricsSeries `json:"series"`
+		StepSeconds float64             `json:"stepSeconds"`
 	}
 	if err := json.Unmarshal(body, &res); err != nil {
 		return fmt.Errorf("the server's answer is not a search result: %w", err)
 	}
-	_, err = io.WriteString(stdout, Table(res.Traces, termWidth(*w)))
+	out := Table(res.Traces, termWidth(*w))
+	if res.Series != nil {
+		out = SeriesTable(res.Series, time.Duration(res.StepSeconds*float64(time.Second)), termWidth(*w))
+	}
+	_, err = io.WriteString(stdout, out)
 	return err
+}
+
+// SeriesTable renders the answer to a TraceQL metrics query: a line per
+// series with its labels, the range of its samples and a sparkline.
+func SeriesTable(series []api.MetricsSeries, step time.Duration, cols int) string {
+	if len(series) == 0 {
+		return "No spans matched: no series.\n"
+	}
+	const numW = 10
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d series, one point per %s\n", len(series), step)
+	labels := make([]string, len(series))
+	labelW := len("SERIES")
+	for i, s := range series {
+		keys := make([]string, 0, len(s.Labels))
+		for k := range s.Labels {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = sanitize(k) + "=" + strconv.Quote(sanitize(s.Labels[k]))
+		}
+		labels[i] = "{" + strings.Join(parts, ", ") + "}"
+		labelW = max(labelW, width(labels[i]))
+	}
+	labelW = min(labelW, max(24, cols/2))
+	sparkW := max(8, cols-labelW-4*(numW+1)-1)
+	line := func(label, lo, avg, hi, last, spark string) {
+		l := fmt.Sprintf("%s %s %s %s %s %s", fit(label, labelW), fitLeft(lo, numW), fitLeft(avg, numW), fitLeft(hi, numW), fitLeft(last, numW), spark)
+		b.WriteString(strings.TrimRight(l, " ") + "\n")
+	}
+	line("SERIES", "MIN", "AVG", "MAX", "LAST", "")
+	for i, s := range series {
+		label := labels[i]
+		if len(s.Samples) == 0 {
+			line(label, "-", "-", "-", "-", "")
+			continue
+		}
+		lo, hi, sum := math.Inf(1), math.Inf(-1), 0.0
+		for _, p := range s.Samples {
+			lo, hi, sum = min(lo, p[1]), max(hi, p[1]), sum+p[1]
+		}
+		line(label, formatValue(lo), formatValue(sum/float64(len(s.Samples))), formatValue(hi),
+			formatValue(s.Samples[len(s.Samples)-1][1]), sparkline(s.Samples, sparkW, lo, hi))
+	}
+	return b.String()
+}
+
+// formatValue prints a sample value with about four significant digits.
+func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
+
+// sparkline draws the samples' values in at most w cells (the largest
+// value of the samples a cell covers), scaled from lo to hi.
+func sparkline(samples [][2]float64, w int, lo, hi float64) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	levels := []rune(bars)
+	n := min(w, len(samples))
+	cells := make([]rune, n)
+	for c := range n {
+		from, to := c*len(samples)/n, (c+1)*len(samples)/n
+		v := math.Inf(-1)
+		for _, p := range samples[from:max(to, from+1)] {
+			v = max(v, p[1])
+		}
+		k := 0
+		if hi > lo {
+			k = int((v - lo) / (hi - lo) * float64(len(levels)-1))
+		}
+		cells[c] = levels[min(max(k, 0), len(levels)-1)]
+	}
+	return string(cells)
 }
 
 // Table renders search results, one trace per line.

@@ -68,6 +68,8 @@ func TestTerminalClient(t *testing.T) {
 		{"search-none.txt", []string{"search", "--server", srv.queryURL, "--service", "nobody", "--start", "2026-11-01T00:00:00Z"}},
 		{"search-traceql.txt", []string{"search", "--server", srv.queryURL, "--width", "100", `{ kind = server } >> { .db.system = "postgresql" }`, "--start", "2026-11-01T00:00:00Z"}},
 		{"search-traceql-errors.txt", []string{"search", "--server", srv.queryURL, "--width", "100", "--limit", "5", `{ status = error }`}},
+		{"search-metrics.txt", []string{"search", "--server", srv.queryURL, "--width", "100", "--start", "2026-11-01T00:00:00Z", "--end", "2026-11-02T00:00:00Z",
+			"--step", "1h", `{ } | count_over_time() by (resource.service.name)`}},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			out, errOut, code := runCLI(t, c.args...)
@@ -108,7 +110,8 @@ func TestTerminalClient(t *testing.T) {
 		"traceql syntax": {[]string{"search", "--server", srv.queryURL, "{ kind = server }\n&& { .a = }"},
 			"invalid TraceQL query at line 2, column 11: " /* then the line and a caret under the position */},
 		"traceql caret":       {[]string{"search", "--server", srv.queryURL, "{ .a = }"}, "\n  { .a = }\n         ^\n"},
-		"traceql metrics":     {[]string{"search", "--server", srv.queryURL, "{ } | rate()"}, "metrics queries"},
+		"step without query":  {[]string{"search", "--server", srv.queryURL, "--step", "1m"}, "--step is for TraceQL metrics queries"},
+		"bad step":            {[]string{"search", "--server", srv.queryURL, "--step", "fast", "{ } | rate()"}, "step:"},
 		"traceql unsupported": {[]string{"search", "--server", srv.queryURL, "{ parent.a = 1 }"}, "TraceQL feature not supported at line 1, column 3: "},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -85,8 +85,7 @@ func metricsRequest(v url.Values, withStep bool) (*traceql.Query, time.Time, tim
 	}
 	step := end.Sub(start)
 	if withStep {
-		// default: about 100 points, whole seconds at least
-		step = max(time.Second, (end.Sub(start) / 100).Truncate(time.Second))
+		step = traceql.DefaultStep(start, end)
 		if s := v.Get("step"); s != "" {
 			if step, err = parseDuration(s); err != nil || step <= 0 {
 				return nil, zero, zero, 0, fmt.Errorf("step: %q is not a positive duration (examples: 15s, 1m)", s)

@@ -53,6 +53,18 @@ func (e *LimitError) Error() string { return e.Msg }
 // MaxSeries series.
 var ErrTooManySeries = &LimitError{fmt.Sprintf("metrics query produces more than %d series; group by fewer or less varied attributes", MaxSeries)}
 
+// DefaultStep is the step of a metrics query over [start, end) that does
+// not give one: about 100 intervals, at least a second, and whole minutes
+// once intervals are a minute or longer (so that the span series can
+// answer, see MinuteSeries).
+func DefaultStep(start, end time.Time) time.Duration {
+	step := max(time.Second, (end.Sub(start) / 100).Truncate(time.Second))
+	if step >= time.Minute {
+		step = step.Truncate(time.Minute)
+	}
+	return step
+}
+
 // MetricsRange evaluates a metrics query over [start, end) in intervals of
 // step. Spans are placed in intervals by their start time. The start is
 // aligned down to a multiple of step, unless step covers the whole range:
