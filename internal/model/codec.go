@@ -204,6 +204,9 @@ type Decoder struct {
 // NewDecoder returns a decoder over b.
 func NewDecoder(b []byte) *Decoder { return &Decoder{b: b} }
 
+// Reset makes d decode b from the start, with no error.
+func (d *Decoder) Reset(b []byte) { *d = Decoder{b: b} }
+
 // Err returns the first decoding error.
 func (d *Decoder) Err() error { return d.err }
 

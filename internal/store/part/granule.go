@@ -284,14 +284,19 @@ func (gd *gdec) cheapSpan(i int, s *model.Span) {
 // seekRun positions the heavy column cursors at the first span of run k.
 // readCols of the heavy columns and decodeRuns must have succeeded.
 func (gd *gdec) seekRun(k int) {
-	from := 0
-	if k > 0 {
-		from = int(gd.runEnd[k-1])
-	}
-	for c := range gd.heavy {
-		gd.heavy[c] = model.NewDecoder(gd.cols[firstHeavy+c][gd.runHeavy[k][c]:])
+	from := gd.runStart(k)
+	for c, d := range gd.heavy {
+		d.Reset(gd.cols[firstHeavy+c][gd.runHeavy[k][c]:])
 		gd.heavyPos[c] = from
 	}
+}
+
+// runStart is the index of the first span of run k.
+func (gd *gdec) runStart(k int) int {
+	if k == 0 {
+		return 0
+	}
+	return int(gd.runEnd[k-1])
 }
 
 // heavySpan decodes the heavy fields of span i into s. Spans must be

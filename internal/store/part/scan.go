@@ -190,6 +190,7 @@ func (sc *scanner) consume(p *prepared, span *model.Span, pre, fn func(*model.Sp
 	p.gd = nil
 	defer putGdec(gd)
 	heavy := false
+	run := 0 // the run of span i
 	for _, i := range p.sel {
 		gd.cheapSpan(int(i), span)
 		if pre != nil && !pre(span) {
@@ -200,6 +201,16 @@ func (sc *scanner) consume(p *prepared, span *model.Span, pre, fn func(*model.Sp
 				return true, err
 			}
 			heavy = true
+		}
+		// Jump to the start of span i's run (the trace column has each
+		// run's offsets in the heavy columns) instead of skipping every
+		// span before it: the selected spans are usually few and far
+		// apart.
+		for int(gd.runEnd[run]) <= int(i) {
+			run++
+		}
+		if start := gd.runStart(run); gd.heavyPos[0] < start {
+			gd.seekRun(run)
 		}
 		if err := gd.heavySpan(int(i), span, true); err != nil {
 			return true, err
