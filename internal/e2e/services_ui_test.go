@@ -362,6 +362,11 @@ func TestServicesUI(t *testing.T) {
 		require.True(t, eval[bool](b, hasText(`[data-testid=map-node]`, xssName)) || eval[bool](b, hasText(`[data-testid=map-node] title`, xssName)))
 		require.False(t, eval[bool](b, `window.__xss !== undefined`))
 		b.screenshot("map.png")
+		b.open(u + "/map?theme=dark")
+		b.waitFor(`document.querySelectorAll('[data-testid=map-edge].failing').length > 0`, "dark map", 15*time.Second)
+		b.screenshot("map-dark.png")
+		b.open(u + "/map")
+		b.waitFor(`document.querySelectorAll('[data-testid=map-edge]').length > 0`, "map edges", 15*time.Second)
 
 		// A click on an edge searches the server side's traces in the window.
 		b.svgClick(edge("products", "pricing"))
@@ -386,6 +391,10 @@ func TestServicesUI(t *testing.T) {
 			b.open(empty.queryURL + p)
 			b.waitFor(hasText(`[data-testid=empty]`, "No data in this window"), p+": empty message", 10*time.Second)
 		}
+		// With the server gone, the next load shows the error.
+		empty.stop()
+		b.do(chromedp.SetValue(chromedp.CSS(`select[name=window]`), "15m"))
+		b.waitFor(hasText(`[data-testid=metrics-error]`, "Could not load"), "error shown", 10*time.Second)
 	})
 }
 
