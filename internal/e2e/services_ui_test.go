@@ -323,6 +323,20 @@ func TestServicesUI(t *testing.T) {
 		require.Equal(t, "/services/frontend", eval[string](b, `document.querySelector('[data-testid=span-service-link]').getAttribute('href')`))
 		b.click(`[data-testid=span-service-link]`)
 		b.waitFor(`location.pathname === '/services/frontend' && document.querySelector('[data-testid=service-name]')?.textContent === 'frontend'`, "frontend's service page", 10*time.Second)
+
+		// A click on the worst minute of the error-rate chart searches that
+		// minute's failing traces.
+		b.open(u + "/services/pricing")
+		b.waitFor(`document.querySelectorAll('[data-testid=chart-errors] rect.point-col').length > 40`, "error chart columns", 15*time.Second)
+		worst := eval[int](b, `(() => { let best = -1, idx = -1; for (const r of document.querySelectorAll('[data-testid=chart-errors] rect.point-col')) { const m = r.textContent.match(/, ([0-9.]+)% errors/); if (m && +m[1] > best) { best = +m[1]; idx = +r.dataset.index } } return idx })()`)
+		require.GreaterOrEqual(t, worst, 0)
+		b.svgClick(fmt.Sprintf(`[data-testid=chart-errors] rect.point-col[data-index="%d"]`, worst))
+		b.waitFor(`location.pathname === '/search' && document.querySelectorAll('[data-testid=result]').length > 0`, "that minute's failing traces", 15*time.Second)
+		q := eval[string](b, `location.search`)
+		require.Contains(t, q, "status=error")
+		require.Contains(t, q, "service=pricing")
+		require.Contains(t, q, "lookback=custom")
+		require.Equal(t, b.count(`[data-testid=result]`), b.count(`[data-testid=result].has-error`), "only failing traces")
 	})
 
 	t.Run("service map draws services, peers and failing edges; clicks open pages", func(t *testing.T) {

@@ -58,6 +58,8 @@ export function TimeChart({
   dots = [],
   fmt,
   onDot,
+  onPoint,
+  pointTitle,
   testid,
 }: {
   title: string;
@@ -67,6 +69,8 @@ export function TimeChart({
   dots?: Dot[];
   fmt: (v: number) => string;
   onDot?: (d: Dot) => void;
+  onPoint?: (i: number) => void; // a click on the column of point i
+  pointTitle?: (i: number) => string;
   testid: string;
 }) {
   const ref = useRef<HTMLDivElement>(null);
@@ -134,6 +138,12 @@ export function TimeChart({
             {clockLabel(t, t1 - t0)}
           </text>
         ))}
+        {onPoint &&
+          times.map((t, i) => (
+            <rect key={t} x={x(t)} y={top} width={Math.max(1, x(t + stepMs) - x(t))} height={height - top - bottom} className="point-col" data-index={i} onClick={() => onPoint(i)}>
+              {pointTitle && <title>{pointTitle(i)}</title>}
+            </rect>
+          ))}
         {lines.map((l) => (
           <path key={l.name} d={linePath(l.values, mid, y)} className={"chart-line " + l.className} fill="none" />
         ))}

@@ -73,7 +73,7 @@ export function ServicePage({ service, query }: { service: string; query: URLSea
         </div>
       )}
       {s && <Status v={points} what="the time series" />}
-      {s && points.state === "ok" && <Charts points={points.data} stepMs={step * 60e3} />}
+      {s && points.state === "ok" && <Charts service={service} points={points.data} stepMs={step * 60e3} />}
       <div className="service-lower">
         <section className="panel table-panel">
           <h3>Operations</h3>
@@ -123,11 +123,22 @@ export function ServicePage({ service, query }: { service: string; query: URLSea
   );
 }
 
-function Charts({ points, stepMs }: { points: m.Point[]; stepMs: number }) {
+function Charts({ service, points, stepMs }: { service: string; points: m.Point[]; stepMs: number }) {
   const times = points.map((p) => Date.parse(p.time));
   const open = (d: Dot) => {
     const href = m.traceHref(d.traceID);
     if (href) navigate(href);
+  };
+  // A click elsewhere on a chart searches the traces of that point's
+  // time (the failing ones from the error-rate chart).
+  const search = (errorsOnly: boolean) => (i: number) => navigate(m.searchHref(service, { start: times[i], end: times[i] + stepMs }, undefined, errorsOnly));
+  const title = (i: number) => {
+    const p = points[i];
+    const d = new Date(times[i]);
+    const at = `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+    return p.calls
+      ? `${at}: ${p.calls} calls, ${m.fmtRate(p.rate)}, ${m.fmtPct(p.errorRate)} errors, p50 ${m.fmtMs(p.p50Ms)}, p95 ${m.fmtMs(p.p95Ms)}, p99 ${m.fmtMs(p.p99Ms)}\nclick: find these traces`
+      : `${at}: no calls`;
   };
   if (points.every((p) => p.calls === 0)) return <div className="message">No calls in this window.</div>;
   const latencyDots: Dot[] = [];
@@ -147,7 +158,7 @@ function Charts({ points, stepMs }: { points: m.Point[]; stepMs: number }) {
   const lat = (f: (p: m.Point) => number) => points.map((p) => (p.calls ? f(p) : null));
   return (
     <div className="charts">
-      <TimeChart title="Requests per second" testid="chart-rate" times={times} stepMs={stepMs} lines={[{ name: "rate", className: "l-rate", values: points.map((p) => p.rate) }]} fmt={(v) => m.fmtRate(v)} />
+      <TimeChart title="Requests per second" testid="chart-rate" times={times} stepMs={stepMs} lines={[{ name: "rate", className: "l-rate", values: points.map((p) => p.rate) }]} fmt={(v) => m.fmtRate(v)} onPoint={search(false)} pointTitle={title} />
       <TimeChart
         title="Error rate"
         testid="chart-errors"
@@ -156,6 +167,8 @@ function Charts({ points, stepMs }: { points: m.Point[]; stepMs: number }) {
         lines={[{ name: "errors / calls", className: "l-err", values: lat((p) => p.errorRate * 100) }]}
         dots={errorDots}
         onDot={open}
+        onPoint={search(true)}
+        pointTitle={title}
         fmt={(v) => +v.toFixed(2) + "%"}
       />
       <TimeChart
@@ -170,6 +183,8 @@ function Charts({ points, stepMs }: { points: m.Point[]; stepMs: number }) {
         ]}
         dots={latencyDots}
         onDot={open}
+        onPoint={search(false)}
+        pointTitle={title}
         fmt={m.fmtMs}
       />
     </div>
