@@ -306,6 +306,11 @@ func TestServicesUI(t *testing.T) {
 		require.True(t, eval[bool](b, hasText(`[data-testid=downstream] [data-testid=neighbour]`, "redis")), "redis downstream")
 		require.False(t, eval[bool](b, hasText(`[data-testid=upstream]`, "redis")))
 		b.screenshot("service.png")
+		b.open(u + "/services/pricing?theme=dark")
+		b.waitFor(`document.querySelectorAll('[data-testid=chart-latency] circle.exemplar').length > 0`, "dark service page", 15*time.Second)
+		b.screenshot("service-dark.png")
+		b.open(u + "/services/pricing")
+		b.waitFor(`document.querySelectorAll('[data-testid=chart-latency] circle.exemplar.error').length > 0`, "service page", 15*time.Second)
 
 		// A failing exemplar opens its trace.
 		id := eval[string](b, `document.querySelector('[data-testid=chart-latency] circle.exemplar.error').dataset.traceId`)
