@@ -403,13 +403,22 @@ func TestServicesUI(t *testing.T) {
 		b.waitFor(hasText(`[data-testid=downstream] [data-testid=neighbour]`, "stripe"), "stripe downstream", 10*time.Second)
 	})
 
-	t.Run("empty windows say so", func(t *testing.T) {
+	t.Run("empty windows say so; Refresh loads new data; errors are shown", func(t *testing.T) {
 		b := browser.with(t)
 		empty := startServer(t, "")
 		for _, p := range []string{"/services", "/map", "/services/nothing"} {
 			b.open(empty.queryURL + p)
 			b.waitFor(hasText(`[data-testid=empty]`, "No data in this window"), p+": empty message", 10*time.Second)
 		}
+		// Spans sent later appear on Refresh.
+		b.open(empty.queryURL + "/services")
+		b.waitFor(hasText(`[data-testid=empty]`, "No data in this window"), "empty services page", 10*time.Second)
+		sv := newSDKServices(t, empty)
+		_, s := sv.tracer("late").Start(context.Background(), "GET /late", trace.WithSpanKind(trace.SpanKindServer))
+		s.End()
+		sv.shutdown("late")
+		b.click(`[data-testid=refresh]`)
+		b.waitFor(`document.querySelector('[data-testid=service-row][data-service=late]') !== null`, "the new service after Refresh", 10*time.Second)
 		// With the server gone, the next load shows the error.
 		empty.stop()
 		b.do(chromedp.SetValue(chromedp.CSS(`select[name=window]`), "15m"))

@@ -1,22 +1,39 @@
 // Controls shared by the metrics pages: the time-window picker, sortable
 // table headers and a loader hook.
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { setQuery } from "../router";
-import { windows } from "../metrics";
+import { windowOf, windowParam, windows, type Window } from "../metrics";
 
-export function WindowPicker({ value }: { value: string }) {
+// WindowPicker picks the window; its refresh button moves the window to
+// the current minute and loads again.
+export function WindowPicker({ value, onRefresh }: { value: string; onRefresh: () => void }) {
   return (
-    <label className="window-picker">
-      Window{" "}
-      <select name="window" value={value} onChange={(e) => setQuery({ window: e.target.value === "1h" ? null : e.target.value })}>
-        {windows.map(([k, l]) => (
-          <option key={k} value={k}>
-            {l}
-          </option>
-        ))}
-      </select>
-    </label>
+    <>
+      <button type="button" className="button" onClick={onRefresh} title="Load again, up to now" data-testid="refresh">
+        Refresh
+      </button>
+      <label className="window-picker">
+        Window{" "}
+        <select name="window" value={value} onChange={(e) => setQuery({ window: e.target.value === "1h" ? null : e.target.value })}>
+          {windows.map(([k, l]) => (
+            <option key={k} value={k}>
+              {l}
+            </option>
+          ))}
+        </select>
+      </label>
+    </>
   );
+}
+
+// useWindow is the page's window (URL parameter `window`) and a refresh
+// function that recomputes it up to now.
+export function useWindow(query: URLSearchParams): { win: string; w: Window; refresh: () => void } {
+  const win = windowParam(query);
+  const [tick, setTick] = useState(0);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const w = useMemo(() => windowOf(win), [win, tick]);
+  return { win, w, refresh: () => setTick((t) => t + 1) };
 }
 
 export interface Sort {

@@ -3,7 +3,7 @@ import * as m from "../metrics";
 import { navigate } from "../router";
 import { serviceColor } from "../format";
 import { layeredLayout } from "../layout";
-import { Status, useLoad, WindowPicker } from "../components/MetricsControls";
+import { Status, useLoad, useWindow, WindowPicker } from "../components/MetricsControls";
 
 const nodeW = 156;
 const nodeH = 40;
@@ -38,8 +38,7 @@ function clip(s: string, n: number): string {
 
 // MapPage draws the service graph of a time window as a layered diagram.
 export function MapPage({ query }: { query: URLSearchParams }) {
-  const win = m.windowParam(query);
-  const w = useMemo(() => m.windowOf(win), [win]);
+  const { win, w, refresh } = useWindow(query);
   const g = useLoad((signal) => m.graph(w, undefined, signal), [w]);
   const winQ = win === "1h" ? undefined : win;
 
@@ -76,7 +75,7 @@ export function MapPage({ query }: { query: URLSearchParams }) {
         </span>
         <div className="spacer" />
         <span className="muted">Click a service for its page, a call for its traces.</span>
-        <WindowPicker value={win} />
+        <WindowPicker value={win} onRefresh={refresh} />
       </div>
       <Status v={g} what="the service graph" />
       {drawn && drawn.layout.nodes.size === 0 && (

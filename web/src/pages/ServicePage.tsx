@@ -1,9 +1,9 @@
-import { useMemo, useState } from "react";
+import { useState } from "react";
 import * as m from "../metrics";
 import { navigate, onLinkClick } from "../router";
 import { serviceColor } from "../format";
 import { TimeChart, type Dot } from "../components/Charts";
-import { SortHeader, Status, useLoad, WindowPicker, type Sort } from "../components/MetricsControls";
+import { SortHeader, Status, useLoad, useWindow, WindowPicker, type Sort } from "../components/MetricsControls";
 
 const opColumns: [keyof m.OperationRED, string, boolean][] = [
   ["operation", "Operation", false],
@@ -19,8 +19,7 @@ const opColumns: [keyof m.OperationRED, string, boolean][] = [
 // ServicePage shows one service: RED charts over time with exemplar
 // dots, its operations, and the services that call it and it calls.
 export function ServicePage({ service, query }: { service: string; query: URLSearchParams }) {
-  const win = m.windowParam(query);
-  const w = useMemo(() => m.windowOf(win), [win]);
+  const { win, w, refresh } = useWindow(query);
   const step = m.stepMinutes(w, 60);
   const summary = useLoad(async (signal) => (await m.services(w, signal)).find((s) => s.service === service) ?? null, [service, w]);
   const kinds = summary.state === "ok" && summary.data ? summary.data.kinds : "all";
@@ -44,7 +43,7 @@ export function ServicePage({ service, query }: { service: string; query: URLSea
           Find traces
         </a>
         <div className="spacer" />
-        <WindowPicker value={win} />
+        <WindowPicker value={win} onRefresh={refresh} />
       </div>
       <Status v={summary} what="the service" />
       {s && (

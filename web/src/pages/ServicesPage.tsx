@@ -3,7 +3,7 @@ import * as m from "../metrics";
 import { onLinkClick, setQuery } from "../router";
 import { serviceColor } from "../format";
 import { Sparkline } from "../components/Charts";
-import { SortHeader, Status, useLoad, WindowPicker, type Sort } from "../components/MetricsControls";
+import { SortHeader, Status, useLoad, useWindow, WindowPicker, type Sort } from "../components/MetricsControls";
 
 interface Row extends m.ServiceRED {
   spark: m.Point[] | null; // null while loading or when it failed
@@ -21,10 +21,9 @@ const columns: [keyof m.ServiceRED, string, boolean][] = [
 // ServicesPage lists every service with its rate, errors and latency in
 // a time window, with sparklines; sortable and filterable.
 export function ServicesPage({ query }: { query: URLSearchParams }) {
-  const win = m.windowParam(query);
   const filter = query.get("q") ?? "";
   const sort: Sort = { key: columns.some(([k]) => k === query.get("sort")) ? query.get("sort")! : "service", flip: query.get("dir") === "flip" };
-  const w = useMemo(() => m.windowOf(win), [win]);
+  const { win, w, refresh } = useWindow(query);
   const step = m.stepMinutes(w, 30);
   const list = useLoad((signal) => m.services(w, signal), [w]);
   const sparks = useLoad(
@@ -58,7 +57,7 @@ export function ServicesPage({ query }: { query: URLSearchParams }) {
         <span className="muted">
           Entry spans (server, consumer) per service; all spans for services without any. Points of {step}m.
         </span>
-        <WindowPicker value={win} />
+        <WindowPicker value={win} onRefresh={refresh} />
       </div>
       <Status v={list} what="services" />
       {sparks.state === "error" && (
