@@ -18,10 +18,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -40,18 +36,8 @@ type uiTraces struct {
 func seedUITraces(t *testing.T, srv *server) uiTraces {
 	t.Helper()
 	ctx := context.Background()
-	providers := map[string]*sdktrace.TracerProvider{}
-	tracer := func(service string) trace.Tracer {
-		tp := providers[service]
-		if tp == nil {
-			exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(srv.httpAddr), otlptracehttp.WithInsecure())
-			require.NoError(t, err)
-			tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
-				sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service))))
-			providers[service] = tp
-		}
-		return tp.Tracer("ui-test")
-	}
+	sv := newSDKServices(t, srv)
+	tracer := sv.tracer
 	t0 := time.Now().Add(-2 * time.Minute).Truncate(time.Millisecond)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	span := func(ctx context.Context, service, name string, from, to int, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
@@ -90,9 +76,7 @@ func seedUITraces(t *testing.T, srv *server) uiTraces {
 		_, s := span(ctx, "autocomplete", "tick", 200+i, 201+i, attribute.String("ui.region", "eu-test"))
 		end(s, 201+i)
 	}
-	for _, svc := range []string{"frontend", "checkout", "payment", "autocomplete"} {
-		require.NoError(t, providers[svc].Shutdown(ctx))
-	}
+	sv.shutdown("frontend", "checkout", "payment", "autocomplete")
 	return uiTraces{a: root.SpanContext().TraceID().String(), b: broot.SpanContext().TraceID().String()}
 }
 

@@ -3,6 +3,9 @@ import { navigate, onLinkClick, useLocation } from "./router";
 import { SearchPage } from "./pages/SearchPage";
 import { TracePage } from "./pages/TracePage";
 import { ComparePage } from "./pages/ComparePage";
+import { ServicesPage } from "./pages/ServicesPage";
+import { ServicePage } from "./pages/ServicePage";
+import { MapPage } from "./pages/MapPage";
 import { parseTraceFile, type Span } from "./model";
 
 type Theme = "light" | "dark";
@@ -55,6 +58,18 @@ export function App() {
     page = <ComparePage a={a} b={b} />;
   } else if (m) {
     page = <TracePage key={m[1]} traceID={decodeURIComponent(m[1])} query={query} />;
+  } else if (path === "/services" || path === "/services/") {
+    page = <ServicesPage query={query} />;
+  } else if (path.startsWith("/services/")) {
+    let name = path.slice("/services/".length);
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      /* malformed escape: use the path as it is */
+    }
+    page = <ServicePage key={name} service={name} query={query} />;
+  } else if (path === "/map") {
+    page = <MapPage query={query} />;
   } else if (path === "/compare") {
     page = <ComparePage a={query.get("a") ?? ""} b={query.get("b") ?? ""} />;
   } else if (path === "/file") {
@@ -79,6 +94,12 @@ export function App() {
         <nav>
           <a href="/search" onClick={onLinkClick} className={path === "/search" ? "active" : ""}>
             Search
+          </a>
+          <a href="/services" onClick={onLinkClick} className={path.startsWith("/services") ? "active" : ""}>
+            Services
+          </a>
+          <a href="/map" onClick={onLinkClick} className={path === "/map" ? "active" : ""}>
+            Service map
           </a>
           <a href="/compare" onClick={onLinkClick} className={path === "/compare" ? "active" : ""}>
             Compare

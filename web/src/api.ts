@@ -29,7 +29,7 @@ export class APIError extends Error {
   }
 }
 
-async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
+export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
   const r = await fetch(path, { signal, headers: { Accept: "application/json" } });
   const text = await r.text();
   let body: unknown;

@@ -14,13 +14,16 @@ window.addEventListener("popstate", () => listeners.forEach((l) => l()));
 
 export function useLocation(): { path: string; query: URLSearchParams } {
   const [, setTick] = useState(0);
+  const rendered = location.pathname + location.search;
   useEffect(() => {
     const l = () => setTick((t) => t + 1);
     listeners.add(l);
+    // A navigation between this render and the effect found no listener.
+    if (location.pathname + location.search !== rendered) l();
     return () => {
       listeners.delete(l);
     };
-  }, []);
+  }, [rendered]);
   return { path: location.pathname, query: new URLSearchParams(location.search) };
 }
 

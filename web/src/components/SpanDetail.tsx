@@ -3,6 +3,7 @@ import type { Attr } from "../model";
 import type { Node, Tree } from "../tree";
 import { fmtDuration, serviceColor } from "../format";
 import { onLinkClick } from "../router";
+import { serviceHref } from "../metrics";
 
 function copy(text: string) {
   void navigator.clipboard?.writeText(text).catch(() => {});
@@ -79,7 +80,11 @@ export function SpanDetail({ node, tree, onClose }: { node: Node; tree: Tree; on
       </div>
       <dl className="facts">
         <dt>Service</dt>
-        <dd>{s.service}</dd>
+        <dd>
+          <a href={serviceHref(s.service)} onClick={onLinkClick} title="Rate, errors and latency of this service" data-testid="span-service-link">
+            {s.service}
+          </a>
+        </dd>
         <dt>Kind</dt>
         <dd>{s.kind}</dd>
         <dt>Status</dt>

@@ -3,7 +3,8 @@ import { fetchTrace } from "../api";
 import { toOTLP, type Span } from "../model";
 import { buildTree, criticalPath, findSpans, visibleRows, type Node, type Tree } from "../tree";
 import { fmtDuration, fmtTime, serviceColor } from "../format";
-import { setQuery } from "../router";
+import { onLinkClick, setQuery } from "../router";
+import { serviceHref } from "../metrics";
 import { Minimap } from "../components/Minimap";
 import { Waterfall } from "../components/Waterfall";
 import { SpanDetail } from "../components/SpanDetail";
@@ -229,10 +230,10 @@ function TraceView({ data, query, fileName }: { data: Loaded; query: URLSearchPa
           </span>
           <span className="svc-tags">
             {tree.services.slice(0, 12).map((s) => (
-              <span key={s} className="svc-tag" style={{ borderColor: serviceColor(s) }}>
+              <a key={s} href={serviceHref(s)} onClick={onLinkClick} className="svc-tag" style={{ borderColor: serviceColor(s) }} title="Rate, errors and latency of this service" data-testid="trace-service-link">
                 <span className="svc-dot" style={{ background: serviceColor(s) }} />
                 {s}
-              </span>
+              </a>
             ))}
           </span>
         </div>
