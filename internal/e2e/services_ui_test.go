@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -401,6 +402,21 @@ func TestServicesUI(t *testing.T) {
 		b.svgClick(`[data-testid=map-node][data-name=payments]`)
 		b.waitFor(`location.pathname === '/services/payments' && document.querySelector('[data-testid=service-summary]') !== null`, "payments page", 10*time.Second)
 		b.waitFor(hasText(`[data-testid=downstream] [data-testid=neighbour]`, "stripe"), "stripe downstream", 10*time.Second)
+	})
+
+	t.Run("a TraceQL metrics query on the search page charts its series", func(t *testing.T) {
+		b := browser.with(t)
+		q := `{ kind = server } | count_over_time() by (resource.service.name)`
+		b.open(u + "/search?mode=traceql&lookback=1h&q=" + url.QueryEscape(q))
+		b.waitFor(`document.querySelectorAll('[data-testid=tql-series] tbody tr').length === 6`, "six series", 15*time.Second)
+		totals := eval[map[string]string](b, `Object.fromEntries([...document.querySelectorAll('[data-testid=tql-series] tbody tr')]`+
+			`.map(r => [r.dataset.series, r.querySelector('[data-testid=series-total]').textContent]))`)
+		for _, svc := range services {
+			require.Equal(t, strconv.Itoa(hist[svc][0]), totals[`{resource.service.name="`+svc+`"}`], "%s: spans counted over the hour", svc)
+		}
+		require.Equal(t, 6, b.count(`[data-testid=tql-chart] path.chart-line`), "one line per series")
+		require.Equal(t, "6 series", eval[string](b, `document.querySelector('[data-testid=result-count]').textContent`))
+		b.screenshot("tql-metrics.png")
 	})
 
 	t.Run("empty windows say so; Refresh loads new data; errors are shown", func(t *testing.T) {

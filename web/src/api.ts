@@ -102,10 +102,35 @@ export class TraceQLError extends APIError {
   }
 }
 
-export async function traceqlSearch(params: URLSearchParams, signal?: AbortSignal): Promise<TraceQLResult[]> {
+// MetricsSeries is one series of a TraceQL metrics query: labels (as
+// text) and [unix ms, value] samples, oldest first.
+export interface MetricsSeries {
+  labels: Record<string, string>;
+  samples: [number, number][];
+}
+
+// isMetricsQuery tells a TraceQL metrics query ("{ } | rate()") from a
+// search, to ask /api/v1/traceql for series instead of traces.
+export function isMetricsQuery(q: string): boolean {
+  return /\|\s*(rate|count_over_time|min_over_time|max_over_time|sum_over_time|avg_over_time|quantile_over_time|histogram_over_time)\s*\(/.test(q);
+}
+
+type TraceQLBody = {
+  traces?: TraceQLResult[];
+  series?: MetricsSeries[];
+  stepSeconds?: number;
+  error?: string;
+  message?: string;
+  position?: { line: number; column: number; offset: number };
+  unsupported?: boolean;
+};
+
+// traceql calls /api/v1/traceql; a 400 becomes a TraceQLError with the
+// error's position.
+async function traceql(params: URLSearchParams, signal?: AbortSignal): Promise<TraceQLBody> {
   const r = await fetch("/api/v1/traceql?" + params.toString(), { signal, headers: { Accept: "application/json" } });
   const text = await r.text();
-  let body: { traces?: TraceQLResult[]; error?: string; message?: string; position?: { line: number; column: number; offset: number }; unsupported?: boolean };
+  let body: TraceQLBody;
   try {
     body = JSON.parse(text);
   } catch {
@@ -113,5 +138,15 @@ export async function traceqlSearch(params: URLSearchParams, signal?: AbortSigna
   }
   if (r.status === 400) throw new TraceQLError(body.error ?? "invalid query", body.message ?? body.error ?? "", body.position, body.unsupported === true);
   if (!r.ok) throw new APIError(r.status, body.error ?? r.statusText);
-  return body.traces ?? [];
+  return body;
+}
+
+export async function traceqlMetrics(params: URLSearchParams, signal?: AbortSignal): Promise<{ series: MetricsSeries[]; stepSeconds: number }> {
+  const body = await traceql(params, signal);
+  if (!body.series) throw new APIError(200, "the server answered a metrics query without series");
+  return { series: body.series, stepSeconds: body.stepSeconds ?? 60 };
+}
+
+export async function traceqlSearch(params: URLSearchParams, signal?: AbortSignal): Promise<TraceQLResult[]> {
+  return (await traceql(params, signal)).traces ?? [];
 }

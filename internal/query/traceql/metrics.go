@@ -54,13 +54,13 @@ func (e *LimitError) Error() string { return e.Msg }
 var ErrTooManySeries = &LimitError{fmt.Sprintf("metrics query produces more than %d series; group by fewer or less varied attributes", MaxSeries)}
 
 // DefaultStep is the step of a metrics query over [start, end) that does
-// not give one: about 100 intervals, at least a second, and whole minutes
-// once intervals are a minute or longer (so that the span series can
-// answer, see MinuteSeries).
+// not give one: about 100 intervals, at least a second; from 30 seconds
+// up, rounded to whole minutes (so that the span series can answer, see
+// MinuteSeries): a one-hour range gets one-minute steps.
 func DefaultStep(start, end time.Time) time.Duration {
 	step := max(time.Second, (end.Sub(start) / 100).Truncate(time.Second))
-	if step >= time.Minute {
-		step = step.Truncate(time.Minute)
+	if step >= 30*time.Second {
+		step = max(time.Minute, step.Round(time.Minute))
 	}
 	return step
 }

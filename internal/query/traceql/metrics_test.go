@@ -103,3 +103,13 @@ func TestMetricsCorpus(t *testing.T) {
 	_, err = Parse(`{ } | compare({ status = error })`)
 	require.ErrorContains(t, err, "not supported")
 }
+
+func TestDefaultStep(t *testing.T) {
+	base := time.Unix(1_800_000_000, 0)
+	for rng, want := range map[time.Duration]time.Duration{
+		time.Minute: time.Second, 10 * time.Minute: 6 * time.Second, 40 * time.Minute: 24 * time.Second,
+		time.Hour: time.Minute, 6 * time.Hour: 4 * time.Minute, 24 * time.Hour: 14 * time.Minute,
+	} {
+		require.Equal(t, want, DefaultStep(base, base.Add(rng)), rng.String())
+	}
+}

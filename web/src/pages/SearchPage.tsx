@@ -4,6 +4,7 @@ import { navigate, onLinkClick } from "../router";
 import { fmtAgo, fmtDuration, fmtTime, serviceColor } from "../format";
 import { ScatterPlot } from "../components/ScatterPlot";
 import { TraceQLBox } from "../components/TraceQLBox";
+import { MetricsResult } from "../components/MetricsResult";
 
 const lookbacks: [string, string][] = [
   ["5m", "Last 5 minutes"],
@@ -128,6 +129,7 @@ function tqlParams(f: Form, nowMs: number): URLSearchParams {
     if (f.start) p.set("start", String(new Date(f.start).getTime()));
     if (f.end) p.set("end", String(new Date(f.end).getTime()));
   }
+  if (api.isMetricsQuery(f.q)) return p; // series, not traces: no limit; the server picks the step
   p.set("limit", f.limit || "20");
   return p;
 }
@@ -164,6 +166,7 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
   const [keys, setKeys] = useState<string[]>([]);
   const [values, setValues] = useState<Record<string, string[]>>({});
   const [results, setResults] = useState<(api.TraceSummary & { matchedSpans?: string[] })[] | null>(null);
+  const [metrics, setMetrics] = useState<{ series: api.MetricsSeries[]; stepSeconds: number } | null>(null);
   const [error, setError] = useState("");
   const [tqlError, setTqlError] = useState<api.TraceQLError | null>(null);
   const [loading, setLoading] = useState(false);
@@ -190,20 +193,34 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
       return;
     }
     setLoading(true);
+    setMetrics(null);
+    const fail = (e: Error, empty: [] | null) => {
+      if (e.name === "AbortError") return;
+      if (e instanceof api.TraceQLError) setTqlError(e);
+      else setError(e.message);
+      setResults(empty);
+      setLoading(false);
+    };
+    if (applied.mode === "traceql" && api.isMetricsQuery(applied.q)) {
+      api.traceqlMetrics(tqlParams(applied, Date.now()), ctl.signal).then(
+        (m) => {
+          setMetrics(m);
+          setResults(null);
+          setLoading(false);
+        },
+        (e: Error) => fail(e, null),
+      );
+      return () => ctl.abort();
+    }
     const run: Promise<(api.TraceSummary & { matchedSpans?: string[] })[]> =
       applied.mode === "traceql" ? api.traceqlSearch(tqlParams(applied, Date.now()), ctl.signal) : api.search(apiParams(applied, Date.now()), ctl.signal);
-    run
-      .then((r) => {
+    run.then(
+      (r) => {
         setResults(r);
         setLoading(false);
-      })
-      .catch((e: Error) => {
-        if (e.name === "AbortError") return;
-        if (e instanceof api.TraceQLError) setTqlError(e);
-        else setError(e.message);
-        setResults([]);
-        setLoading(false);
-      });
+      },
+      (e: Error) => fail(e, []),
+    );
     return () => ctl.abort();
   }, [applied]);
 
@@ -358,10 +375,12 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
             </label>
           </div>
         )}
-        <label>
-          Limit
-          <input type="number" min="1" max="10000" value={form.limit} onChange={(e) => upd({ limit: e.target.value })} name="limit" />
-        </label>
+        {!(form.mode === "traceql" && api.isMetricsQuery(form.q)) && (
+          <label>
+            Limit
+            <input type="number" min="1" max="10000" value={form.limit} onChange={(e) => upd({ limit: e.target.value })} name="limit" />
+          </label>
+        )}
         <button type="submit" className="button primary" data-testid="search-submit">
           Find traces
         </button>
@@ -372,12 +391,17 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
             {error}
           </div>
         )}
+        {metrics && <MetricsResult series={metrics.series} stepSeconds={metrics.stepSeconds} showTotal={/\|\s*count_over_time\s*\(/.test(applied.q)} />}
         {results && sorted.length > 0 && (
           <ScatterPlot traces={sorted} onOpen={(id) => navigate(traceHref(sorted.find((t) => t.traceID === id) ?? { traceID: id }))} />
         )}
         <div className="results-bar">
-          <span data-testid="result-count">{loading ? "Searching…" : results ? `${sorted.length} trace${sorted.length === 1 ? "" : "s"}` : ""}</span>
+          <span data-testid="result-count">
+            {loading ? "Searching…" : metrics ? `${metrics.series.length} series` : results ? `${sorted.length} trace${sorted.length === 1 ? "" : "s"}` : ""}
+          </span>
           <div className="spacer" />
+          {!metrics && (
+          <>
           <label>
             Sort{" "}
             <select value={applied.sort} onChange={(e) => navigate("/search?" + formToQuery({ ...applied, sort: e.target.value }), { replace: true })} name="sort">
@@ -391,6 +415,8 @@ export function SearchPage({ query }: { query: URLSearchParams }) {
           <button type="button" className="button" disabled={picked.length !== 2} onClick={() => navigate(`/trace/${picked[0]}...${picked[1]}`)} data-testid="compare-picked">
             Compare {picked.length}/2
           </button>
+          </>
+          )}
         </div>
         {results && sorted.length === 0 && !error && !tqlError && <div className="message">No traces match. Widen the time range or remove filters.</div>}
         {applied.mode === "traceql" && !applied.q.trim() && <div className="message">Type a TraceQL query, e.g. {"{ status = error }"}, and run it.</div>}
