@@ -89,6 +89,13 @@ func jaegerBadRequest(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusBadRequest, jaegerEnvelope{Errors: []jaegerError{{Code: http.StatusBadRequest, Msg: err.Error()}}})
 }
 
+// jaegerMinStep: GET /api/metrics/minstep, the smallest step the monitor
+// endpoints resolve (the series are per minute), in milliseconds, in
+// Jaeger's envelope.
+func (a *API) jaegerMinStep(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, jaegerEnvelope{Data: time.Minute.Milliseconds()})
+}
+
 // jaegerDependencies: GET /api/dependencies?endTs=<ms>&lookback=<ms>
 // (defaults: now, 24h)&service= (optional: links touching it), in
 // Jaeger's envelope.

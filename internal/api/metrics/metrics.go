@@ -52,6 +52,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/metrics/calls", a.wrap("jaeger_metrics_calls", a.jaegerMetrics("calls")))
 	mux.HandleFunc("GET /api/metrics/errors", a.wrap("jaeger_metrics_errors", a.jaegerMetrics("errors")))
 	mux.HandleFunc("GET /api/metrics/latencies", a.wrap("jaeger_metrics_latencies", a.jaegerMetrics("latencies")))
+	mux.HandleFunc("GET /api/metrics/minstep", a.wrap("jaeger_metrics_minstep", a.jaegerMinStep))
 	mux.Handle("GET /metrics/spans", a.Prometheus())
 }
 

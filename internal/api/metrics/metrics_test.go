@@ -109,6 +109,16 @@ func TestJaegerMonitorWindows(t *testing.T) {
 	require.Equal(t, 200, code)
 	require.Empty(t, fam.Metrics)
 
+	// The smallest step the series resolve, as Jaeger's UI asks for it.
+	var minStep struct {
+		Data   int64 `json:"data"`
+		Errors any   `json:"errors"`
+	}
+	code, body = get(t, srv, "/api/metrics/minstep", &minStep)
+	require.Equal(t, 200, code, body)
+	require.EqualValues(t, 60000, minStep.Data)
+	require.Nil(t, minStep.Errors)
+
 	for path, want := range map[string]string{
 		"/api/metrics/calls?service=api&step=0":              "step",
 		"/api/metrics/calls?service=api&spanKind=sideways":   "spanKind",
