@@ -92,7 +92,7 @@ func serve(args []string) error {
 	maxDisk := def.Storage.MaxDiskBytes
 	fs.Var(&maxDisk, "max-disk-bytes", "drop the oldest partitions past this size (e.g. 50GiB); 0 = unlimited")
 	memLimit := def.Storage.MemoryLimit
-	fs.Var(&memLimit, "memory-limit", "soft memory limit for the Go runtime (e.g. 1GiB); 0 = GOMEMLIMIT or none")
+	fs.Var(&memLimit, "memory-limit", "soft memory limit for the Go runtime (e.g. 1GiB); GOMEMLIMIT in the environment wins; 0 = none")
 	logLevel := fs.String("log-level", def.Log.Level, "debug, info, warn or error")
 	logFormat := fs.String("log-format", def.Log.Format, "text or json")
 	if err := fs.Parse(args); err != nil {

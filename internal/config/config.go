@@ -68,8 +68,9 @@ type Storage struct {
 	HeadMaxAge        Duration `yaml:"head_max_age"`
 	MaxHeadBytes      ByteSize `yaml:"max_head_bytes"`
 	MaxPartSpans      int64    `yaml:"max_part_spans"` // merges stop at parts of this many spans
-	// MemoryLimit is passed to the Go runtime (debug.SetMemoryLimit); 0
-	// leaves GOMEMLIMIT or the runtime default.
+	// MemoryLimit is passed to the Go runtime (debug.SetMemoryLimit)
+	// unless GOMEMLIMIT is set in the environment; 0 leaves the runtime
+	// default (no limit). Default 800 MiB.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
 }
 
@@ -132,6 +133,7 @@ func Default() Config {
 			HeadMaxAge:        Duration(15 * time.Second),
 			MaxHeadBytes:      256 << 20,
 			MaxPartSpans:      4_000_000,
+			MemoryLimit:       800 << 20,
 		},
 		Query: Query{Timeout: Duration(30 * time.Second)},
 		Log:   Log{Level: "info", Format: "text"},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"net/http/pprof"
 	"path/filepath"
 	"runtime/debug"
@@ -60,7 +61,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Storage.MemoryLimit > 0 {
+	if cfg.Storage.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(cfg.Storage.MemoryLimit))
 	}
 	reg := prometheus.NewRegistry()
