@@ -7,7 +7,7 @@
 // true (pre-sampling) rate of each operation from the sampled traces and the
 // probability each was sampled with (the sampler.type/sampler.param span
 // attributes that SDKs record, or the W3C tracestate "ot=th:" threshold),
-// smooths it, and sets the operation's probability to target/rate within
+// (or, without either, the probability it serves), smooths it, and sets the operation's probability to target/rate within
 // [MinProbability, MaxProbability], raised for operations with errors.
 // Strategy serves the result in the Jaeger remote sampling shape.
 package adaptive
@@ -85,9 +85,12 @@ type key struct{ service, op string }
 // calculation.
 type counts struct {
 	traces    float64 // root spans seen
-	weighted  float64 // Σ 1/p over probabilistically sampled roots (p=1 when unknown)
+	weighted  float64 // Σ 1/p over probabilistically sampled roots
 	errors    float64
 	errWeight float64
+	// unknown roots carry no sampler information: they are weighted with
+	// the probability served during the interval.
+	unknown, errUnknown float64
 }
 
 // opState is one operation's estimate, kept across intervals.
@@ -209,7 +212,7 @@ func (c *Calculator) Observe(spans []model.Span) {
 		if s.Resource != lastRes || lastRes == nil {
 			lastRes, svc = s.Resource, s.Resource.Service()
 		}
-		w, probabilistic := weight(s)
+		w, how := weight(s)
 		if !locked {
 			c.mu.Lock()
 			locked = true
@@ -228,10 +231,16 @@ func (c *Calculator) Observe(spans []model.Span) {
 		if isErr {
 			n.errors++
 		}
-		if probabilistic {
+		switch how {
+		case sampledByProbability:
 			n.weighted += w
 			if isErr {
 				n.errWeight += w
+			}
+		case sampledByUnknown:
+			n.unknown++
+			if isErr {
+				n.errUnknown++
 			}
 		}
 	}
@@ -260,11 +269,17 @@ func (c *Calculator) slot(k key) *counts {
 	return n
 }
 
-// weight returns 1/p for a root span sampled with probability p, and
-// whether it was sampled probabilistically (or by an unknown sampler,
-// taken as p=1). Roots sampled by a rate limiter or a lower bound carry no
+// How a root span was sampled, as far as its attributes tell.
+const (
+	sampledByOther       = iota // rate limiter, lower bound: no probability
+	sampledByProbability        // probability known
+	sampledByUnknown            // no sampler information
+)
+
+// weight returns how s was sampled and, when by a known probability p,
+// 1/p. Roots sampled by a rate limiter or a lower bound carry no
 // probability and count only as observed traces.
-func weight(s *model.Span) (float64, bool) {
+func weight(s *model.Span) (float64, int) {
 	var typ string
 	p := -1.0
 	for i := range s.Attrs {
@@ -291,16 +306,16 @@ func weight(s *model.Span) (float64, bool) {
 	switch typ {
 	case "probabilistic":
 		if p > 0 && p <= 1 {
-			return 1 / p, true
+			return 1 / p, sampledByProbability
 		}
-		return 1, true
+		return 0, sampledByUnknown
 	case "":
 		if th, ok := otThreshold(s.TraceState); ok {
-			return 1 / th, true
+			return 1 / th, sampledByProbability
 		}
-		return 1, true
+		return 0, sampledByUnknown
 	default: // lowerbound, ratelimiting, const, ...
-		return 0, false
+		return 0, sampledByOther
 	}
 }
 
@@ -397,8 +412,13 @@ func (c *Calculator) step(st *opState, n *counts, dt float64) {
 	}
 	// Every received trace is real, so the true rate is at least the
 	// observed one; the weighted sum is the unbiased estimate.
-	rate := math.Max(n.weighted, n.traces) / dt
-	errRate := math.Max(n.errWeight, n.errors) / dt
+	w, ew := n.weighted, n.errWeight
+	if n.unknown > 0 && st.Probability > 0 {
+		w += n.unknown / st.Probability
+		ew += n.errUnknown / st.Probability
+	}
+	rate := math.Max(w, n.traces) / dt
+	errRate := math.Max(ew, n.errors) / dt
 	a := c.cfg.Smoothing
 	if st.Rate < 0 {
 		st.Rate, st.ErrorRate = rate, errRate

@@ -230,23 +230,49 @@ func TestWeight(t *testing.T) {
 		name string
 		span model.Span
 		w    float64
-		prob bool
+		how  int
 	}{
-		{"probabilistic", rootSpan(res, "op", 0.25, "probabilistic", false), 4, true},
-		{"lower bound", rootSpan(res, "op", 0.25, "lowerbound", false), 0, false},
-		{"rate limiting", rootSpan(res, "op", 5, "ratelimiting", false), 0, false},
-		{"unknown", rootSpan(res, "op", 0, "", false), 1, true},
-		{"string param", model.Span{Attrs: []model.Attr{{Key: AttrSamplerType, Type: model.TypeStr, Str: "probabilistic"}, {Key: AttrSamplerParam, Type: model.TypeStr, Str: "0.5"}}}, 2, true},
-		{"tracestate th", model.Span{TraceState: "vendor=x,ot=rv:0123;th:c"}, 4, true},
-		{"tracestate th 0", model.Span{TraceState: "ot=th:0"}, 1, true},
-		{"tracestate other key", model.Span{TraceState: "xot=th:8"}, 1, true},
+		{"probabilistic", rootSpan(res, "op", 0.25, "probabilistic", false), 4, sampledByProbability},
+		{"lower bound", rootSpan(res, "op", 0.25, "lowerbound", false), 0, sampledByOther},
+		{"rate limiting", rootSpan(res, "op", 5, "ratelimiting", false), 0, sampledByOther},
+		{"unknown", rootSpan(res, "op", 0, "", false), 0, sampledByUnknown},
+		{"probabilistic without param", model.Span{Attrs: []model.Attr{{Key: AttrSamplerType, Type: model.TypeStr, Str: "probabilistic"}}}, 0, sampledByUnknown},
+		{"string param", model.Span{Attrs: []model.Attr{{Key: AttrSamplerType, Type: model.TypeStr, Str: "probabilistic"}, {Key: AttrSamplerParam, Type: model.TypeStr, Str: "0.5"}}}, 2, sampledByProbability},
+		{"tracestate th", model.Span{TraceState: "vendor=x,ot=rv:0123;th:c"}, 4, sampledByProbability},
+		{"tracestate th 0", model.Span{TraceState: "ot=th:0"}, 1, sampledByProbability},
+		{"tracestate other key", model.Span{TraceState: "xot=th:8"}, 0, sampledByUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, p := weight(&tc.span)
-			require.Equal(t, tc.prob, p)
+			w, how := weight(&tc.span)
+			require.Equal(t, tc.how, how)
 			require.InDelta(t, tc.w, w, 1e-9)
 		})
 	}
+}
+
+// TestClientsWithoutSamplerAttributes: roots without sampler information
+// are weighted with the probability served, so clients that apply the
+// served strategy without recording it still converge (to target/rate,
+// not to its square root).
+func TestClientsWithoutSamplerAttributes(t *testing.T) {
+	c, clk := newCalc(t, testConfig())
+	rng := rand.New(rand.NewPCG(9, 10))
+	res := svc("shop")
+	var hist []float64
+	for range 30 {
+		p := probOf(c, "shop", "A")
+		var batch []model.Span
+		for range 100 * 60 {
+			if rng.Float64() < p {
+				batch = append(batch, rootSpan(res, "A", 0, "", false))
+			}
+		}
+		c.Observe(batch)
+		clk.t = clk.t.Add(c.cfg.Interval)
+		c.Calculate()
+		hist = append(hist, probOf(c, "shop", "A"))
+	}
+	require.InDelta(t, 0.01, mean(hist[10:]), 0.003, "A: %v", hist)
 }
 
 func TestConfigChecked(t *testing.T) {
