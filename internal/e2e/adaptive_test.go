@@ -150,7 +150,7 @@ func TestAdaptiveSamplingConverges(t *testing.T) {
 	for sec := range secs {
 		ok := true
 		for _, n := range storedA[sec:] {
-			if float64(n) > 2*target || float64(n) < target/3 {
+			if float64(n) > 2*target || float64(n) < target/4 {
 				ok = false
 			}
 		}

@@ -316,3 +316,39 @@ func BenchmarkObserve(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/span")
 }
+
+// TestConcurrentObserve counts from several goroutines while calculations
+// run (go test -race checks the locking); no root is lost.
+func TestConcurrentObserve(t *testing.T) {
+	c, clk := newCalc(t, testConfig())
+	res := svc("shop")
+	batch := []model.Span{rootSpan(res, "A", 0.5, "probabilistic", false), {Name: "child", Resource: res, ParentID: model.SpanID{1}}}
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 1000 {
+				c.Observe(batch)
+			}
+		}()
+	}
+	var seen float64
+	for finished := 0; finished < 4; {
+		select {
+		case <-done:
+			finished++
+		default:
+			clk.t = clk.t.Add(time.Second)
+			c.Calculate()
+			if s := c.Snapshot(); len(s.Services) > 0 {
+				seen += s.Services[0].Operations[0].ObservedTracesPerSecond
+			}
+		}
+	}
+	clk.t = clk.t.Add(time.Second)
+	c.Calculate()
+	if s := c.Snapshot(); len(s.Services) > 0 {
+		seen += s.Services[0].Operations[0].ObservedTracesPerSecond
+	}
+	require.Equal(t, 4000.0, seen) // each calculation covered 1s
+}
