@@ -198,3 +198,47 @@ func TestAdaptiveSamplingConverges(t *testing.T) {
 		"A after restart %g, before %g", pa, opProbability(rb, "A"))
 	require.Equal(t, 1.0, opProbability(ra, "B"))
 }
+
+// TestUISamplingPage shows adaptive sampling's operations in the UI's
+// Sampling page, with user-supplied names rendered as text, and says so
+// when adaptive sampling is off.
+func TestUISamplingPage(t *testing.T) {
+	b := newBrowser(t)
+	off := startServer(t, "")
+	b.open(off.queryURL + "/sampling")
+	b.waitFor(`document.querySelector('[data-testid="adaptive-off"]') !== null`, "the off message", 10*time.Second)
+
+	cfg := filepath.Join(t.TempDir(), "ariadne.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("sampling:\n  adaptive:\n    enabled: true\n    interval: 200ms\n"), 0o644))
+	srv := startServer(t, "", "--config", cfg)
+	ctx := context.Background()
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(srv.grpcAddr), otlptracegrpc.WithInsecure())
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
+		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName("ui-"+xssHTML))))
+	for _, name := range []string{"GET /home", xssName} {
+		_, s := tp.Tracer("ui").Start(ctx, name)
+		s.End()
+	}
+	require.NoError(t, tp.Shutdown(ctx))
+	require.Eventually(t, func() bool {
+		var v adaptiveView
+		srv.getJSON("/api/v1/sampling/adaptive", &v)
+		return len(v.Services) == 1 && len(v.Services[0].Operations) == 2
+	}, 10*time.Second, 50*time.Millisecond)
+
+	b.open(srv.queryURL + "/search")
+	// The router listens from an effect that runs after the first paint:
+	// wait for the search page's service list (loaded by an effect).
+	b.waitFor(`document.querySelectorAll('select option').length > 1`, "the search page's services", 10*time.Second)
+	b.click(`nav a[href="/sampling"]`)
+	b.waitFor(`document.querySelectorAll('[data-testid="adaptive-row"]').length === 2`, "two operation rows", 10*time.Second)
+	rows := eval[[]string](b, `[...document.querySelectorAll('[data-testid="adaptive-row"]')].map(r => [...r.cells].map(c => c.textContent).join("|"))`)
+	require.Len(t, rows, 2)
+	require.True(t, strings.HasPrefix(rows[0], "ui-"+xssHTML+"|GET /home|"), rows[0])
+	require.True(t, strings.HasPrefix(rows[1], "ui-"+xssHTML+"|"+xssName+"|"), rows[1])
+	require.Contains(t, eval[string](b, `document.querySelector('[data-testid="adaptive-summary"]').textContent`), "Target 1 traces/s")
+	require.Equal(t, 0, b.count(`[data-testid="sampling-page"] img`))
+	require.False(t, eval[bool](b, `window.__xss !== undefined`))
+	b.screenshot("sampling.png")
+}

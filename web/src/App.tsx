@@ -3,6 +3,7 @@ import { navigate, onLinkClick, useLocation } from "./router";
 import { SearchPage } from "./pages/SearchPage";
 import { TracePage } from "./pages/TracePage";
 import { ComparePage } from "./pages/ComparePage";
+import { SamplingPage } from "./pages/SamplingPage";
 import { parseTraceFile, type Span } from "./model";
 
 type Theme = "light" | "dark";
@@ -57,6 +58,8 @@ export function App() {
     page = <TracePage key={m[1]} traceID={decodeURIComponent(m[1])} query={query} />;
   } else if (path === "/compare") {
     page = <ComparePage a={query.get("a") ?? ""} b={query.get("b") ?? ""} />;
+  } else if (path === "/sampling") {
+    page = <SamplingPage />;
   } else if (path === "/file") {
     page = openedFile ? (
       <TracePage key={"file:" + openedFile.name} file={openedFile} query={query} />
@@ -82,6 +85,9 @@ export function App() {
           </a>
           <a href="/compare" onClick={onLinkClick} className={path === "/compare" ? "active" : ""}>
             Compare
+          </a>
+          <a href="/sampling" onClick={onLinkClick} className={path === "/sampling" ? "active" : ""}>
+            Sampling
           </a>
         </nav>
         <div className="spacer" />

@@ -115,3 +115,25 @@ export async function traceqlSearch(params: URLSearchParams, signal?: AbortSigna
   if (!r.ok) throw new APIError(r.status, body.error ?? r.statusText);
   return body.traces ?? [];
 }
+
+// Adaptive sampling's last calculation (docs/adaptive-sampling.md).
+export interface AdaptiveOperation {
+  operation: string;
+  probability: number;
+  observed_traces_per_second: number;
+  estimated_traces_per_second: number;
+  error_traces_per_second: number;
+}
+
+export interface AdaptiveSampling {
+  enabled: boolean;
+  calculated_at?: string;
+  interval_seconds?: number;
+  target_traces_per_second?: number;
+  untracked_traces?: number;
+  services?: { service: string; default_probability: number; operations: AdaptiveOperation[] }[];
+}
+
+export async function adaptiveSampling(signal?: AbortSignal): Promise<AdaptiveSampling> {
+  return get<AdaptiveSampling>("/api/v1/sampling/adaptive", signal);
+}
