@@ -2,6 +2,7 @@ package adaptive
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -293,28 +294,32 @@ func TestConfigChecked(t *testing.T) {
 }
 
 // BenchmarkObserve measures the cost per span of counting roots in
-// batches of 100 spans, 10 of which are roots (with sampler attributes).
+// batches of 100 spans, of which 10 (typical) or all are roots with
+// sampler attributes.
 func BenchmarkObserve(b *testing.B) {
-	cfg := testConfig()
-	c, err := New(cfg)
-	require.NoError(b, err)
-	require.NoError(b, c.Start(context.Background()))
-	defer c.Shutdown(context.Background())
-	res := svc("shop")
-	batch := make([]model.Span, 100)
-	for i := range batch {
-		if i%10 == 0 {
-			batch[i] = rootSpan(res, []string{"GET /a", "GET /b", "POST /c"}[i%3], 0.1, "probabilistic", false)
-		} else {
-			batch[i] = model.Span{Name: "child", Resource: res, ParentID: model.SpanID{1}}
-		}
+	for _, every := range []int{10, 1} {
+		b.Run(fmt.Sprintf("roots=1in%d", every), func(b *testing.B) {
+			c, err := New(testConfig())
+			require.NoError(b, err)
+			require.NoError(b, c.Start(context.Background()))
+			defer c.Shutdown(context.Background())
+			res := svc("shop")
+			batch := make([]model.Span, 100)
+			for i := range batch {
+				if i%every == 0 {
+					batch[i] = rootSpan(res, []string{"GET /a", "GET /b", "POST /c"}[i%3], 0.1, "probabilistic", false)
+				} else {
+					batch[i] = model.Span{Name: "child", Resource: res, ParentID: model.SpanID{1}}
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				c.Observe(batch)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/span")
+		})
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		c.Observe(batch)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/span")
 }
 
 // TestConcurrentObserve counts from several goroutines while calculations
