@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/ariadne-tracing/ariadne/internal/sampling"
@@ -191,9 +192,10 @@ func (s *RemoteSampler) build(r *sampling.Response) sdktrace.Sampler {
 	case r.OperationSampling != nil:
 		return newPerOperation(r.OperationSampling, s.cfg.MaxOperations)
 	case r.StrategyType == sampling.RateLimiting && r.RateLimitingSampling != nil:
-		return newRateLimiter(float64(r.RateLimitingSampling.MaxTracesPerSecond))
+		n := float64(r.RateLimitingSampling.MaxTracesPerSecond)
+		return tag(newRateLimiter(n), "ratelimiting", n)
 	case r.ProbabilisticSampling != nil:
-		return sdktrace.TraceIDRatioBased(r.ProbabilisticSampling.SamplingRate)
+		return ratioSampler(r.ProbabilisticSampling.SamplingRate)
 	default:
 		return s.cfg.Fallback
 	}
@@ -246,7 +248,7 @@ func (r rootFunc) Description() string { return r.s.Description() }
 // default one, and guarantees a lower bound of traces per second per
 // operation.
 type perOperation struct {
-	def      sdktrace.Sampler
+	def      tagged
 	defRate  float64
 	lower    float64
 	max      int
@@ -256,13 +258,14 @@ type perOperation struct {
 }
 
 type opSampler struct {
-	ratio sdktrace.Sampler
-	floor *rateLimiter
+	ratio      tagged
+	floor      *rateLimiter
+	floorAttrs []attribute.KeyValue // sampler.type=lowerbound
 }
 
 func newPerOperation(p *sampling.PerOperation, max int) *perOperation {
 	po := &perOperation{
-		def: sdktrace.TraceIDRatioBased(p.DefaultSamplingProbability), defRate: p.DefaultSamplingProbability,
+		def: ratioSampler(p.DefaultSamplingProbability), defRate: p.DefaultSamplingProbability,
 		lower: p.DefaultLowerBoundTracesPerSecond, max: max,
 		ops: map[string]*opSampler{}, explicit: map[string]float64{},
 	}
@@ -287,9 +290,10 @@ func (po *perOperation) op(name string) *opSampler {
 	if !ok {
 		rate = po.defRate
 	}
-	o := &opSampler{ratio: sdktrace.TraceIDRatioBased(rate)}
+	o := &opSampler{ratio: ratioSampler(rate)}
 	if po.lower > 0 {
 		o.floor = newRateLimiter(po.lower)
+		o.floorAttrs = tag(nil, "lowerbound", rate).attrs
 	}
 	po.ops[name] = o
 	return o
@@ -303,6 +307,7 @@ func (po *perOperation) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Sam
 	res := o.ratio.ShouldSample(p)
 	if res.Decision != sdktrace.RecordAndSample && o.floor != nil && o.floor.take() {
 		res.Decision = sdktrace.RecordAndSample
+		res.Attributes = o.floorAttrs
 	}
 	return res
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -23,14 +24,46 @@ func Never() sdktrace.Sampler { return sdktrace.NeverSample() }
 // follows the parent: a span whose parent was sampled is sampled, one whose
 // parent was not is not. This keeps traces whole across services.
 func ParentRatio(ratio float64) sdktrace.Sampler {
-	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))
+	return sdktrace.ParentBased(ratioSampler(ratio))
+}
+
+// Root spans sampled by the samplers of this package carry the sampler
+// that decided and its parameter, as Jaeger clients do: sampler.type
+// ("probabilistic", "ratelimiting" or "lowerbound") and sampler.param (the
+// probability, or the traces per second). The server's adaptive sampling
+// uses them to estimate rates before sampling.
+const (
+	attrSamplerType  = attribute.Key("sampler.type")
+	attrSamplerParam = attribute.Key("sampler.param")
+)
+
+// tagged adds the sampler attributes to the spans its sampler samples.
+type tagged struct {
+	sdktrace.Sampler
+	attrs []attribute.KeyValue
+}
+
+func tag(s sdktrace.Sampler, typ string, param float64) tagged {
+	return tagged{s, []attribute.KeyValue{attrSamplerType.String(typ), attrSamplerParam.Float64(param)}}
+}
+
+func ratioSampler(ratio float64) tagged {
+	return tag(sdktrace.TraceIDRatioBased(ratio), "probabilistic", ratio)
+}
+
+func (t tagged) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	r := t.Sampler.ShouldSample(p)
+	if r.Decision == sdktrace.RecordAndSample {
+		r.Attributes = append(r.Attributes[:len(r.Attributes):len(r.Attributes)], t.attrs...)
+	}
+	return r
 }
 
 // RateLimited samples at most perSecond new traces per second (a token
 // bucket holding up to max(perSecond, 1) traces, so short bursts pass) and
 // otherwise follows the parent like ParentRatio.
 func RateLimited(perSecond float64) sdktrace.Sampler {
-	return sdktrace.ParentBased(newRateLimiter(perSecond))
+	return sdktrace.ParentBased(tag(newRateLimiter(perSecond), "ratelimiting", perSecond))
 }
 
 // rateLimiter is a root sampler: a token bucket refilled at rate per

@@ -183,3 +183,51 @@ func TestRemoteSamplerTakesProviderServiceName(t *testing.T) {
 }
 
 func tracetestExporter() sdktrace.SpanExporter { return tracetest.NewInMemoryExporter() }
+
+// TestSamplerAttributes checks that sampled root spans record the sampler
+// and its parameter (sampler.type, sampler.param), which the server's
+// adaptive sampling uses to estimate rates before sampling; children do
+// not.
+func TestSamplerAttributes(t *testing.T) {
+	var body atomic.Pointer[string]
+	doc := `{"strategyType":"PROBABILISTIC","probabilisticSampling":{"samplingRate":1},
+	  "operationSampling":{"defaultSamplingProbability":1,"defaultLowerBoundTracesPerSecond":1,
+	  "perOperationStrategies":[{"operation":"rare","probabilisticSampling":{"samplingRate":0}}]}}`
+	body.Store(&doc)
+	url, _ := strategyServer(t, &body)
+	s := Remote(RemoteConfig{URL: url, ServiceName: "cart", PollInterval: time.Hour, Fallback: Never()})
+	defer s.Shutdown(context.Background())
+	require.NoError(t, s.Update(context.Background()))
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(s), sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	tr := tp.Tracer("test")
+	ctx, root := tr.Start(context.Background(), "checkout")
+	_, child := tr.Start(ctx, "child")
+	child.End()
+	root.End()
+	_, rare := tr.Start(context.Background(), "rare") // only the lower bound samples it
+	rare.End()
+	_, rare2 := tr.Start(context.Background(), "rare") // bucket empty: dropped
+	rare2.End()
+
+	got := map[string]map[string]any{}
+	for _, sp := range rec.Ended() {
+		m := map[string]any{}
+		for _, a := range sp.Attributes() {
+			m[string(a.Key)] = a.Value.AsInterface()
+		}
+		got[sp.Name()] = m
+	}
+	require.Len(t, got, 3, "%v", got)
+	require.Equal(t, map[string]any{"sampler.type": "probabilistic", "sampler.param": 1.0}, got["checkout"])
+	require.Empty(t, got["child"])
+	require.Equal(t, map[string]any{"sampler.type": "lowerbound", "sampler.param": 0.0}, got["rare"])
+
+	// Local samplers record themselves too.
+	res := ParentRatio(1).ShouldSample(rootParams("op"))
+	require.Equal(t, "probabilistic", res.Attributes[0].Value.AsString())
+	res = RateLimited(5).ShouldSample(rootParams("op"))
+	require.Equal(t, "ratelimiting", res.Attributes[0].Value.AsString())
+	require.Equal(t, 5.0, res.Attributes[1].Value.AsFloat64())
+}

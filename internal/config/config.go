@@ -86,6 +86,8 @@ type Sampling struct {
 	StrategiesFile     string   `yaml:"strategies_file"`
 	ReloadInterval     Duration `yaml:"reload_interval"`
 	DefaultProbability float64  `yaml:"default_probability"`
+	// Adaptive computes per-operation probabilities from observed rates.
+	Adaptive AdaptiveSampling `yaml:"adaptive"`
 }
 
 // Log configures the server's own logs.
@@ -139,7 +141,7 @@ func Default() Config {
 		Log:   Log{Level: "info", Format: "text"},
 
 		Metrics:  Metrics{Enabled: true, EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
-		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1},
+		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1, Adaptive: defaultAdaptive()},
 	}
 }
 
@@ -224,6 +226,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Sampling.ReloadInterval < 0 {
 		return errors.New("sampling.reload_interval: must not be negative (0 turns reloading off)")
+	}
+	if err := c.Sampling.Adaptive.validate(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

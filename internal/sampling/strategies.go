@@ -174,6 +174,11 @@ type Options struct {
 	// never reloads.
 	ReloadInterval time.Duration
 	Logger         *slog.Logger
+	// Adaptive, when set, answers for every service without its own entry
+	// in the file (service_strategies): static entries win over it.
+	Adaptive interface {
+		Strategy(service string) *Response
+	}
 }
 
 // Provider serves strategies from a file and reloads it when its content
@@ -265,12 +270,16 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Strategy returns the strategy for service: its own, or the default.
-// The returned value is shared and must not be modified.
+// Strategy returns the strategy for service: its own, else the adaptive
+// one (if Options.Adaptive is set), else the default. The returned value
+// is shared and must not be modified.
 func (p *Provider) Strategy(service string) *Response {
 	t := p.cur.Load()
 	if r, ok := t.services[service]; ok {
 		return r
+	}
+	if p.opts.Adaptive != nil {
+		return p.opts.Adaptive.Strategy(service)
 	}
 	return t.def
 }

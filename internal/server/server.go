@@ -75,6 +75,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		observer = pipe
 	}
+	adapt, err := newAdaptive(cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
 	sync := map[string]wal.SyncPolicy{"always": wal.SyncAlways, "interval": wal.SyncInterval, "never": wal.SyncNever}[cfg.Storage.WALSync]
 	db, err := store.Open(store.Options{
 		Dir:               cfg.DataDir,
@@ -89,7 +93,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		MaxDiskBytes:      int64(cfg.Storage.MaxDiskBytes),
 		Registerer:        reg,
 		Logger:            log.With("component", "store"),
-		Observer:          observer,
+		Observer:          withAdaptive(observer, adapt),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -125,7 +129,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.pipe = pipe
 	mapi := metricsapi.New(pipe, native.Wrap)
 	zsrv.Handle("GET /api/v2/dependencies", mapi.ZipkinDependencies())
-	if s.sampling, err = newSamplingEndpoint(cfg, log); err != nil {
+	if s.sampling, err = newSamplingEndpoint(cfg, log, adapt); err != nil {
 		_ = db.Shutdown(context.Background())
 		return nil, err
 	}
@@ -134,6 +138,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	jaeger.New(db, native.Wrap, log.With("component", "jaeger")).Register(mux)
 	mapi.Register(mux)
 	mux.Handle("GET /api/sampling", s.sampling.provider)
+	mux.Handle("GET /api/v1/sampling/adaptive", adaptiveHandler(adapt))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

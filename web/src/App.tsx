@@ -6,6 +6,7 @@ import { ComparePage } from "./pages/ComparePage";
 import { ServicesPage } from "./pages/ServicesPage";
 import { ServicePage } from "./pages/ServicePage";
 import { MapPage } from "./pages/MapPage";
+import { SamplingPage } from "./pages/SamplingPage";
 import { parseTraceFile, type Span } from "./model";
 
 type Theme = "light" | "dark";
@@ -72,6 +73,8 @@ export function App() {
     page = <MapPage query={query} />;
   } else if (path === "/compare") {
     page = <ComparePage a={query.get("a") ?? ""} b={query.get("b") ?? ""} />;
+  } else if (path === "/sampling") {
+    page = <SamplingPage />;
   } else if (path === "/file") {
     page = openedFile ? (
       <TracePage key={"file:" + openedFile.name} file={openedFile} query={query} />
@@ -103,6 +106,9 @@ export function App() {
           </a>
           <a href="/compare" onClick={onLinkClick} className={path === "/compare" ? "active" : ""}>
             Compare
+          </a>
+          <a href="/sampling" onClick={onLinkClick} className={path === "/sampling" ? "active" : ""}>
+            Sampling
           </a>
         </nav>
         <div className="spacer" />

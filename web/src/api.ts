@@ -150,3 +150,25 @@ export async function traceqlMetrics(params: URLSearchParams, signal?: AbortSign
 export async function traceqlSearch(params: URLSearchParams, signal?: AbortSignal): Promise<TraceQLResult[]> {
   return (await traceql(params, signal)).traces ?? [];
 }
+
+// Adaptive sampling's last calculation (docs/adaptive-sampling.md).
+export interface AdaptiveOperation {
+  operation: string;
+  probability: number;
+  observed_traces_per_second: number;
+  estimated_traces_per_second: number;
+  error_traces_per_second: number;
+}
+
+export interface AdaptiveSampling {
+  enabled: boolean;
+  calculated_at?: string;
+  interval_seconds?: number;
+  target_traces_per_second?: number;
+  untracked_traces?: number;
+  services?: { service: string; default_probability: number; operations: AdaptiveOperation[] }[];
+}
+
+export async function adaptiveSampling(signal?: AbortSignal): Promise<AdaptiveSampling> {
+  return get<AdaptiveSampling>("/api/v1/sampling/adaptive", signal);
+}
