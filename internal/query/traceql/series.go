@@ -148,18 +148,19 @@ func (e *metricsPipeline) scanOrSeries(ctx context.Context, st query.Storage, w 
 	if lo >= hi {
 		return e.scan(ctx, st, w, observe)
 	}
+	// Collect first, aggregate after: a series met late may still send
+	// the whole query to the scan, which must start from no groups.
 	type hit struct {
-		idx int
-		g   *aggregator
-		s   MinuteStat
+		idx    int
+		labels []Label
+		s      MinuteStat
 	}
 	var hits []hit
-	var err error
 	fallback := false
 	span := model.Span{Resource: &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr}}}}
 	t := &trace{spans: []model.Span{span}}
 	ms.SpanSeries(lo, hi, func(minute int64, s *MinuteStat) {
-		if err != nil || fallback {
+		if fallback {
 			return
 		}
 		if s.Service == "" || s.Overflow && usesName {
@@ -175,23 +176,20 @@ func (e *metricsPipeline) scanOrSeries(ctx context.Context, st query.Storage, w 
 		sp := &t.spans[0]
 		sp.Name, sp.Kind, sp.StatusCode = s.Name, s.Kind, s.Status
 		sp.Resource.Attrs[0].Str = s.Service
-		if !truthy(evalField(expr, t, 0)) {
-			return
-		}
-		var g *aggregator
-		if g, err = group(e.fn.labels(t, 0)); err == nil {
-			hits = append(hits, hit{idx, g, *s})
+		if truthy(evalField(expr, t, 0)) {
+			hits = append(hits, hit{idx, e.fn.labels(t, 0), *s})
 		}
 	})
-	if err != nil {
-		return err
-	}
 	if fallback {
 		return e.scan(ctx, st, w, observe)
 	}
+	sec := func(ns float64) float64 { return ns / 1e9 }
 	for _, h := range hits {
-		sec := func(ns float64) float64 { return ns / 1e9 }
-		h.g.add(h.idx, float64(h.s.Count), sec(h.s.DurSum), sec(float64(h.s.DurMin)), sec(float64(h.s.DurMax)))
+		g, err := group(h.labels)
+		if err != nil {
+			return err
+		}
+		g.add(h.idx, float64(h.s.Count), sec(h.s.DurSum), sec(float64(h.s.DurMin)), sec(float64(h.s.DurMax)))
 	}
 	// The partial minutes at either end come from the spans.
 	for _, part := range [][2]int64{{w.from, lo * minuteNs}, {hi * minuteNs, w.to}} {
