@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
 	"github.com/ariadne-tracing/ariadne/internal/query"
+	"github.com/ariadne-tracing/ariadne/internal/sampling/tail"
 	"github.com/ariadne-tracing/ariadne/internal/store/head"
 	"github.com/ariadne-tracing/ariadne/internal/store/part"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
@@ -73,6 +75,10 @@ type Options struct {
 	Now        func() time.Time
 	// Observer, if set, derives data from stored spans (see Observer).
 	Observer Observer
+	// Tail, if set, is tail sampling: appended spans are held by it until
+	// it decides their trace, and only kept traces reach the head (see
+	// tail.go). The Observer still sees every span.
+	Tail *tail.Sampler
 }
 
 func (o *Options) setDefaults() {
@@ -138,6 +144,14 @@ type DB struct {
 	closed   bool
 	// pendingSeg is the WAL segment boundary of the head in flushing.
 	pendingSeg int
+	// headSrcSeg is the oldest WAL segment that spans appended to the
+	// current head by tail sampling decisions came from (math.MaxInt if
+	// none): the WAL is kept from there until that head is a part.
+	headSrcSeg int
+	// sinceCut counts WAL records appended since the last cut; with tail
+	// sampling the head can stay empty while the WAL grows.
+	sinceCut atomic.Int64
+	tailMu   sync.Mutex // guards headSrcSeg under the read lock
 
 	flushReq  chan struct{}
 	stop      chan struct{}
@@ -198,8 +212,9 @@ func Open(opts Options) (*DB, error) {
 		lock:     lock,
 		opts:     opts,
 		log:      opts.Logger,
-		head:     head.New(opts.Now()),
-		flushReq: make(chan struct{}, 1),
+		head:       head.New(opts.Now()),
+		headSrcSeg: math.MaxInt,
+		flushReq:   make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
 	db.m = newMetrics(opts.Registerer, db)
@@ -232,14 +247,10 @@ func Open(opts Options) (*DB, error) {
 		return fail(fmt.Errorf("open wal: %w", err))
 	}
 	db.wal = w
-	if maxSeg > 0 {
-		if err := w.TruncateBefore(maxSeg); err != nil {
-			return fail(fmt.Errorf("truncate wal: %w", err))
-		}
-	}
 	start := time.Now()
-	replayed := 0
-	stats, err := w.Replay(func(rec []byte) error {
+	replayed, skipped := 0, 0
+	stored := map[model.TraceID]bool{}
+	stats, err := w.ReplayPos(func(pos wal.Pos, rec []byte) error {
 		spans, err := model.DecodeBatch(rec)
 		if err != nil {
 			// The record's checksum was good, so this is a bug or a
@@ -247,10 +258,27 @@ func Open(opts Options) (*DB, error) {
 			// than silently drop data.
 			return fmt.Errorf("decode wal record: %w", err)
 		}
-		db.head.Append(spans, int64(len(rec)))
-		if opts.Observer != nil {
+		if pos.Segment < maxSeg {
+			// Written before the last part's cut: the Observer has it,
+			// and the part has every span of a trace decided before that
+			// cut. Only spans that tail sampling still held come back.
+			n := len(spans)
+			spans = slices.DeleteFunc(spans, func(s model.Span) bool {
+				in, ok := stored[s.TraceID]
+				if !ok {
+					in = db.storedAfter(s.TraceID, pos.Segment)
+					stored[s.TraceID] = in
+				}
+				return in
+			})
+			skipped += n - len(spans)
+		} else if opts.Observer != nil {
 			opts.Observer.Observe(spans)
 		}
+		if opts.Tail != nil && len(spans) > 0 {
+			spans = opts.Tail.Offer(spans, pos)
+		}
+		db.head.Append(spans, int64(len(rec)))
 		replayed += len(spans)
 		return nil
 	})
@@ -258,8 +286,23 @@ func Open(opts Options) (*DB, error) {
 		return fail(fmt.Errorf("replay wal: %w", err))
 	}
 	db.log.Info("store opened", "dir", opts.Dir, "parts", len(db.parts), "wal_spans_replayed", replayed,
-		"wal_bytes_dropped", stats.DroppedBytes, "took", time.Since(start).Round(time.Millisecond))
+		"wal_spans_already_stored", skipped, "wal_bytes_dropped", stats.DroppedBytes,
+		"took", time.Since(start).Round(time.Millisecond))
 	return db, nil
+}
+
+// storedAfter reports whether a part cut after WAL segment seg holds spans
+// of the trace.
+func (db *DB) storedAfter(id model.TraceID, seg int) bool {
+	for _, p := range db.parts {
+		if p.r.Meta().WALSegment <= seg || !p.r.MayContain(id) {
+			continue
+		}
+		if spans, err := p.r.TraceCheap(id); err == nil && len(spans) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // loadParts opens every part under parts/ and returns the highest WAL
@@ -359,6 +402,10 @@ func (db *DB) Start(ctx context.Context) error {
 	db.wg.Add(2)
 	go db.flushLoop()
 	go db.maintenanceLoop()
+	if db.opts.Tail != nil {
+		db.wg.Add(1)
+		go db.decideLoop()
+	}
 	return nil
 }
 
@@ -425,7 +472,13 @@ func (db *DB) Append(ctx context.Context, spans []model.Span) error {
 		db.requestFlush()
 		return ErrOverloaded
 	}
-	if err := db.wal.Append(ctx, rec); err != nil {
+	if db.opts.Tail != nil && db.opts.Tail.Overloaded() {
+		db.mu.RUnlock()
+		db.m.overloaded.WithLabelValues("tail_sampling_memory").Inc()
+		return ErrOverloaded
+	}
+	pos, err := db.wal.AppendPos(ctx, rec)
+	if err != nil {
 		db.mu.RUnlock()
 		if errors.Is(err, wal.ErrFull) {
 			db.m.overloaded.WithLabelValues("wal_queue").Inc()
@@ -436,11 +489,18 @@ func (db *DB) Append(ctx context.Context, spans []model.Span) error {
 		}
 		return fmt.Errorf("wal append: %w", err)
 	}
+	db.sinceCut.Add(1)
 	h := db.head
-	h.Append(spans, int64(len(rec)))
 	if db.opts.Observer != nil {
 		db.opts.Observer.Observe(spans)
 	}
+	size := int64(len(rec))
+	if db.opts.Tail != nil {
+		n := len(spans)
+		spans = db.opts.Tail.Offer(spans, pos)
+		size = size * int64(len(spans)) / int64(n)
+	}
+	h.Append(spans, size)
 	db.mu.RUnlock()
 	db.m.spansStored.Add(float64(len(spans)))
 	if h.Len() >= db.opts.HeadMaxSpans {
@@ -476,7 +536,14 @@ func (db *DB) flushLoop() {
 			db.mu.RLock()
 			h := db.head
 			db.mu.RUnlock()
-			if n := h.Len(); n == 0 || (n < db.opts.HeadMaxSpans && db.opts.Now().Sub(h.Created()) < db.opts.HeadMaxAge) {
+			n := h.Len()
+			if n == 0 && db.opts.Tail != nil && db.sinceCut.Load() > 0 {
+				// Tail sampling dropped all since the last cut: cut anyway
+				// (an empty part) so that the WAL and the Observer's
+				// derived data move on.
+				n = 1
+			}
+			if n == 0 || (n < db.opts.HeadMaxSpans && db.opts.Now().Sub(h.Created()) < db.opts.HeadMaxAge) {
 				continue
 			}
 		case <-db.flushReq:
@@ -503,7 +570,7 @@ func (db *DB) flush() error {
 	var h *head.Head
 	var seg int
 	if len(db.flushing) == 0 {
-		if db.head.Len() == 0 {
+		if db.head.Len() == 0 && (db.opts.Tail == nil || db.sinceCut.Load() == 0) {
 			db.mu.Unlock()
 			return nil
 		}
@@ -515,6 +582,8 @@ func (db *DB) flush() error {
 		}
 		h = db.head
 		db.head = head.New(db.opts.Now())
+		db.headSrcSeg = math.MaxInt
+		db.sinceCut.Store(0)
 		db.flushing = append(db.flushing, h)
 		db.pendingSeg = seg
 		if db.opts.Observer != nil {
@@ -559,13 +628,27 @@ func (db *DB) flush() error {
 			db.log.Warn("commit derived metrics", "part", path, "err", err)
 		}
 	}
-	if err := db.wal.TruncateBefore(seg); err != nil {
+	if err := db.wal.TruncateBefore(db.truncateBound(seg)); err != nil {
 		db.log.Warn("truncate wal", "err", err)
 	}
 	db.m.flushes.Inc()
 	db.m.flushSeconds.Observe(time.Since(start).Seconds())
 	db.log.Debug("head flushed", "part", path, "spans", len(spans), "took", time.Since(start))
 	return nil
+}
+
+// truncateBound is the WAL segment before which the log can go once the
+// head cut at seg is a part: seg, or older while tail sampling still holds
+// spans in older segments or put spans from them into the current head.
+func (db *DB) truncateBound(seg int) int {
+	if db.opts.Tail == nil {
+		return seg
+	}
+	// Under the write lock: a decision moves spans from the sampler's
+	// records to the head (headSrcSeg) under the read lock.
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return min(seg, db.opts.Tail.MinSegment(), db.headSrcSeg)
 }
 
 func (db *DB) partOptions(seg int, replaces []uint64) part.WriteOptions {

@@ -44,6 +44,12 @@ type ReplayStats struct {
 // (ErrUnsupportedVersion; nothing is changed then). Calling Replay again
 // replays the same records; repairs are idempotent.
 func (w *WAL) Replay(fn func(rec []byte) error) (ReplayStats, error) {
+	return w.ReplayPos(func(_ Pos, rec []byte) error { return fn(rec) })
+}
+
+// ReplayPos is Replay that also passes each record's position, which
+// ReadRecord accepts.
+func (w *WAL) ReplayPos(fn func(p Pos, rec []byte) error) (ReplayStats, error) {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
 	var st ReplayStats
@@ -94,7 +100,7 @@ func (w *WAL) Replay(fn func(rec []byte) error) (ReplayStats, error) {
 
 // replaySegment reads one segment. It returns the segment's size and, if it
 // is not intact, where the damage starts.
-func (w *WAL) replaySegment(sr *segmentReader, idx int, fn func([]byte) error, st *ReplayStats) (int64, *CorruptionError, error) {
+func (w *WAL) replaySegment(sr *segmentReader, idx int, fn func(Pos, []byte) error, st *ReplayStats) (int64, *CorruptionError, error) {
 	f, err := os.Open(segmentPath(w.opts.Dir, idx))
 	if err != nil {
 		return 0, nil, fmt.Errorf("replay wal: %w", err)

@@ -132,7 +132,7 @@ func newSegmentReader() *segmentReader {
 // holds size bytes. It returns a *CorruptionError (not wrapped) at the first
 // record that is not intact; every record before it was passed to fn. Errors
 // from fn and from reading are returned wrapped.
-func (sr *segmentReader) read(r io.Reader, size int64, seg int, fn func([]byte) error, st *ReplayStats) error {
+func (sr *segmentReader) read(r io.Reader, size int64, seg int, fn func(Pos, []byte) error, st *ReplayStats) error {
 	sr.br.Reset(r)
 	corrupt := func(off int64, err error) error {
 		return &CorruptionError{Segment: seg, Offset: off, Err: err}
@@ -176,7 +176,7 @@ func (sr *segmentReader) read(r io.Reader, size int64, seg int, fn func([]byte) 
 		if crc32.Checksum(rec, castagnoli) != crc {
 			return corrupt(off, errChecksum)
 		}
-		if err := fn(rec); err != nil {
+		if err := fn(Pos{Segment: seg, Offset: off}, rec); err != nil {
 			return fmt.Errorf("replay wal segment %d record at %d: %w", seg, off, err)
 		}
 		st.Records++

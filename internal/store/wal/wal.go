@@ -152,6 +152,24 @@ type batch struct {
 	done    chan struct{} // closed when the batch is written (and synced)
 	err     error         // set before done is closed
 	records int
+	// chunks say where the batch's bytes went: each write(2) of it, in
+	// order. Set before done is closed.
+	chunks []chunk
+}
+
+// chunk is one contiguous write of a batch: bytes from bufOff on went to
+// segment seg at offset fileOff.
+type chunk struct {
+	bufOff  int
+	seg     int
+	fileOff int64
+}
+
+// Pos is where a record is in the log: its segment and the offset of its
+// header in the segment file.
+type Pos struct {
+	Segment int
+	Offset  int64
 }
 
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
@@ -308,14 +326,21 @@ func (w *WAL) createSegment(idx int) error {
 //     After an fsync error the WAL is failed: every later Append returns an
 //     error and the WAL must be closed and reopened.
 func (w *WAL) Append(ctx context.Context, rec []byte) error {
+	_, err := w.AppendPos(ctx, rec)
+	return err
+}
+
+// AppendPos is Append that also returns where the record was written, for
+// ReadRecord.
+func (w *WAL) AppendPos(ctx context.Context, rec []byte) (Pos, error) {
 	if len(rec) == 0 {
-		return ErrEmptyRecord
+		return Pos{}, ErrEmptyRecord
 	}
 	if int64(len(rec)) > w.opts.MaxRecordSize {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(rec), w.opts.MaxRecordSize)
+		return Pos{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(rec), w.opts.MaxRecordSize)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return Pos{}, err
 	}
 	crc := crc32.Checksum(rec, castagnoli)
 	framed := int64(recordHeaderLen + len(rec))
@@ -324,18 +349,19 @@ func (w *WAL) Append(ctx context.Context, rec []byte) error {
 	switch {
 	case w.closed:
 		w.mu.Unlock()
-		return ErrClosed
+		return Pos{}, ErrClosed
 	case w.failed != nil:
 		err := w.failed
 		w.mu.Unlock()
-		return err
+		return Pos{}, err
 	case w.pending+framed > w.opts.MaxPendingBytes:
 		w.mu.Unlock()
 		w.m.rejected()
-		return ErrFull
+		return Pos{}, ErrFull
 	}
 	w.pending += framed
 	first := len(w.buf) == 0
+	bufOff := len(w.buf)
 	w.buf = appendRecord(w.buf, rec, crc)
 	b := w.cur
 	b.records++
@@ -349,10 +375,25 @@ func (w *WAL) Append(ctx context.Context, rec []byte) error {
 	}
 	select {
 	case <-b.done:
-		return b.err
+		if b.err != nil {
+			return Pos{}, b.err
+		}
+		return b.pos(bufOff), nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return Pos{}, ctx.Err()
 	}
+}
+
+// pos returns where the record at bufOff in the batch's buffer was written.
+func (b *batch) pos(bufOff int) Pos {
+	c := b.chunks[0]
+	for _, x := range b.chunks[1:] {
+		if x.bufOff > bufOff {
+			break
+		}
+		c = x
+	}
+	return Pos{Segment: c.seg, Offset: c.fileOff + int64(bufOff-c.bufOff)}
 }
 
 // Cut closes (and fsyncs) the active segment and starts a new one. It returns
@@ -490,7 +531,7 @@ func (w *WAL) flush() error {
 	w.mu.Unlock()
 
 	if err == nil {
-		err = w.writeBatch(buf)
+		err = w.writeBatch(buf, b)
 	}
 	if err == nil {
 		w.m.written(len(buf), b.records)
@@ -509,10 +550,11 @@ func (w *WAL) flush() error {
 
 // writeBatch writes framed records to the active segment, rolling to new
 // segments as SegmentSize requires, and fsyncs with SyncAlways.
-func (w *WAL) writeBatch(buf []byte) error {
+func (w *WAL) writeBatch(buf []byte, b *batch) error {
 	if h := w.opts.testHookBeforeWrite; h != nil {
 		h()
 	}
+	total := len(buf)
 	for len(buf) > 0 {
 		n := w.fit(buf)
 		if n == 0 {
@@ -521,6 +563,7 @@ func (w *WAL) writeBatch(buf []byte) error {
 			}
 			continue
 		}
+		b.chunks = append(b.chunks, chunk{bufOff: total - len(buf), seg: w.active, fileOff: w.activeSize})
 		if err := w.write(buf[:n]); err != nil {
 			return err
 		}
