@@ -209,13 +209,13 @@ func Open(opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{
-		lock:     lock,
-		opts:     opts,
-		log:      opts.Logger,
+		lock:       lock,
+		opts:       opts,
+		log:        opts.Logger,
 		head:       head.New(opts.Now()),
 		headSrcSeg: math.MaxInt,
 		flushReq:   make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		stop:       make(chan struct{}),
 	}
 	db.m = newMetrics(opts.Registerer, db)
 	fail := func(err error) (*DB, error) {
