@@ -88,6 +88,8 @@ type Sampling struct {
 	DefaultProbability float64  `yaml:"default_probability"`
 	// Adaptive computes per-operation probabilities from observed rates.
 	Adaptive AdaptiveSampling `yaml:"adaptive"`
+	// Tail holds traces until they are complete and keeps them by policy.
+	Tail TailSampling `yaml:"tail"`
 }
 
 // Log configures the server's own logs.
@@ -141,7 +143,7 @@ func Default() Config {
 		Log:   Log{Level: "info", Format: "text"},
 
 		Metrics:  Metrics{Enabled: true, EdgeWait: Duration(10 * time.Second), MaxPending: 200_000, MaxSeries: 20_000},
-		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1, Adaptive: defaultAdaptive()},
+		Sampling: Sampling{ReloadInterval: Duration(5 * time.Second), DefaultProbability: 1, Adaptive: defaultAdaptive(), Tail: defaultTail()},
 	}
 }
 
@@ -226,6 +228,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Sampling.ReloadInterval < 0 {
 		return errors.New("sampling.reload_interval: must not be negative (0 turns reloading off)")
+	}
+	if err := c.Sampling.Tail.validate(); err != nil {
+		return err
 	}
 	if err := c.Sampling.Adaptive.validate(); err != nil {
 		return err

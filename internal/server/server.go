@@ -79,6 +79,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	tailSampler, err := newTail(cfg)
+	if err != nil {
+		return nil, err
+	}
 	sync := map[string]wal.SyncPolicy{"always": wal.SyncAlways, "interval": wal.SyncInterval, "never": wal.SyncNever}[cfg.Storage.WALSync]
 	db, err := store.Open(store.Options{
 		Dir:               cfg.DataDir,
@@ -94,6 +98,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Registerer:        reg,
 		Logger:            log.With("component", "store"),
 		Observer:          withAdaptive(observer, adapt),
+		Tail:              tailSampler,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -139,6 +144,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	mapi.Register(mux)
 	mux.Handle("GET /api/sampling", s.sampling.provider)
 	mux.Handle("GET /api/v1/sampling/adaptive", adaptiveHandler(adapt))
+	mux.Handle("GET /api/v1/sampling/tail", tailHandler(db, cfg.Sampling.Tail))
+	reg.MustRegister(tailCollector{db})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
