@@ -10,6 +10,7 @@ package model
 import (
 	"encoding/hex"
 	"errors"
+	"math"
 )
 
 // TraceID is a 16-byte W3C trace ID.
@@ -235,4 +236,28 @@ func StatusName(c int8) string {
 		return "error"
 	}
 	return "unset"
+}
+
+// Span attributes tail sampling sets on every span of a kept trace: the
+// policy that kept it and its adjusted count (the inverse of the
+// probability that a trace like it was kept).
+const (
+	AttrSamplingPolicy = "ariadne.sampling.policy"
+	AttrAdjustedCount  = "ariadne.sampling.adjusted_count"
+)
+
+// AdjustedCount is how many spans s stands for: its
+// ariadne.sampling.adjusted_count, or 1 when it has none (it was not
+// sampled, or it was kept with certainty).
+func AdjustedCount(s *Span) float64 {
+	for i := len(s.Attrs) - 1; i >= 0; i-- {
+		a := &s.Attrs[i]
+		if a.Key == AttrAdjustedCount && a.Type == TypeDouble {
+			if w := math.Float64frombits(a.Num); w >= 1 && !math.IsInf(w, 0) {
+				return w
+			}
+			return 1
+		}
+	}
+	return 1
 }

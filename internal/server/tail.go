@@ -22,7 +22,7 @@ func newTail(cfg config.Config) (*tail.Sampler, error) {
 	}
 	s, err := tail.New(tail.Config{
 		Idle: time.Duration(t.Idle), MaxWait: time.Duration(t.MaxWait), MaxBytes: int64(t.MaxMemory),
-		DecisionCache: t.DecisionCache, Policies: tailPolicies(t.Policies),
+		DecisionCache: t.DecisionCache, Policies: tailPolicies(t.Policies), Compile: TailCompile,
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sampling.tail.%w", err)

@@ -248,8 +248,9 @@ func (e *metricsPipeline) evalMetrics(ctx context.Context, st query.Storage, w *
 		if err != nil {
 			return err
 		}
+		wt := model.AdjustedCount(s)
 		if fn.attr == nil {
-			g.count[idx]++
+			g.count[idx] += wt
 			return nil
 		}
 		vs := t.lookup(fn.attr, i, true)
@@ -261,10 +262,10 @@ func (e *metricsPipeline) evalMetrics(ctx context.Context, st query.Storage, w *
 		if v.T == TypeDuration {
 			f /= 1e9 // seconds, as Tempo reports durations
 		}
-		g.add(idx, 1, f, f, f)
+		g.add(idx, wt, wt*f, f, f)
 		if g.hist != nil {
 			if b, ok := log2Bucket(v); ok {
-				g.hist[idx][b]++
+				g.hist[idx][b] += wt
 			}
 		}
 		return nil

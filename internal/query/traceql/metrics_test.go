@@ -3,6 +3,7 @@ package traceql
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,5 +112,43 @@ func TestDefaultStep(t *testing.T) {
 		time.Hour: time.Minute, 6 * time.Hour: 4 * time.Minute, 24 * time.Hour: 14 * time.Minute,
 	} {
 		require.Equal(t, want, DefaultStep(base, base.Add(rng)), rng.String())
+	}
+}
+
+// TestMetricsUseAdjustedCounts: spans kept by tail sampling carry their
+// adjusted count, and counts computed from stored spans use it.
+func TestMetricsUseAdjustedCounts(t *testing.T) {
+	db := openStore(t)
+	ctx := context.Background()
+	_, traces := loadSemantics(t)
+	var all []model.Span
+	for _, spans := range traces {
+		for _, s := range spans {
+			// Every catalog span stands for 10, as a 10% probabilistic
+			// tail sampling policy marks what it keeps.
+			if s.Service() == "catalog" {
+				s.Attrs = append(slices.Clip(s.Attrs), model.Attr{Key: model.AttrAdjustedCount, Type: model.TypeDouble, Num: math.Float64bits(10)})
+			}
+			all = append(all, s)
+		}
+	}
+	require.NoError(t, db.Append(ctx, all))
+	base := time.Unix(0, testBase)
+	for q, want := range map[string][]float64{
+		`{ } | count_over_time()`:                                    {4, 21, 2},
+		`{ resource.service.name = "catalog" } | count_over_time()`:  {0, 20, 0},
+		`{ resource.service.name = "catalog" } | rate()`:             {0, 20, 0},
+		`{ resource.service.name != "catalog" } | count_over_time()`: {4, 1, 2},
+	} {
+		pq, err := Parse(q)
+		require.NoError(t, err)
+		res, err := pq.MetricsRange(ctx, db, base, base.Add(3*time.Second), time.Second)
+		require.NoError(t, err, q)
+		require.Len(t, res, 1, q)
+		var got []float64
+		for _, s := range res[0].Samples {
+			got = append(got, s.Value)
+		}
+		require.Equal(t, want, got, q)
 	}
 }

@@ -11,8 +11,12 @@ import (
 	"time"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
-	"github.com/ariadne-tracing/ariadne/internal/query/traceql"
 )
+
+// CompileFunc turns a condition or drop policy's query into a span
+// predicate. The server passes one built on the TraceQL package (see
+// server.TailCompile); it must accept one spanset filter { ... }.
+type CompileFunc func(query string) (func(*model.Span) bool, error)
 
 // Policy types.
 const (
@@ -78,14 +82,14 @@ type policyStats struct {
 	Kept, Matched, OverBudget, Evaluated uint64
 }
 
-func compile(ps []Policy, top bool, nextBit *uint32, names map[string]bool) ([]*policy, error) {
+func compile(ps []Policy, top bool, nextBit *uint32, names map[string]bool, cf CompileFunc) ([]*policy, error) {
 	var out []*policy
 	for i, p := range ps {
 		where := fmt.Sprintf("policies[%d]", i)
 		if p.Name != "" {
 			where = fmt.Sprintf("policy %q", p.Name)
 		}
-		c, err := compileOne(p, top, nextBit, names)
+		c, err := compileOne(p, top, nextBit, names, cf)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
@@ -94,7 +98,7 @@ func compile(ps []Policy, top bool, nextBit *uint32, names map[string]bool) ([]*
 	return out, nil
 }
 
-func compileOne(p Policy, top bool, nextBit *uint32, names map[string]bool) (*policy, error) {
+func compileOne(p Policy, top bool, nextBit *uint32, names map[string]bool, cf CompileFunc) (*policy, error) {
 	if top {
 		if p.Name == "" {
 			return nil, errors.New("name is required")
@@ -158,13 +162,12 @@ func compileOne(p Policy, top bool, nextBit *uint32, names map[string]bool) (*po
 		if p.Query == "" {
 			return nil, fmt.Errorf("%s needs a query, such as '{ span.http.route = \"/healthz\" }'", p.Type)
 		}
-		q, err := traceql.Parse(p.Query)
+		if cf == nil {
+			return nil, errors.New("query: no query compiler configured")
+		}
+		f, err := cf(p.Query)
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
-		}
-		f := q.SpanFilter()
-		if f == nil {
-			return nil, errors.New("query: must be one spanset filter { ... } (structural operators and pipelines are not supported here)")
 		}
 		c.filter = f
 		if err := bit(); err != nil {
@@ -190,7 +193,7 @@ func compileOne(p Policy, top bool, nextBit *uint32, names map[string]bool) (*po
 		if len(p.Policies) == 0 {
 			return nil, fmt.Errorf("%s needs sub-policies", p.Type)
 		}
-		subs, err := compile(p.Policies, false, nextBit, names)
+		subs, err := compile(p.Policies, false, nextBit, names, cf)
 		if err != nil {
 			return nil, err
 		}

@@ -26,8 +26,8 @@ import (
 
 // Span attributes set on every span of a kept trace.
 const (
-	AttrPolicy        = "ariadne.sampling.policy"
-	AttrAdjustedCount = "ariadne.sampling.adjusted_count"
+	AttrPolicy        = model.AttrSamplingPolicy
+	AttrAdjustedCount = model.AttrAdjustedCount
 )
 
 // Defaults of zero Config fields.
@@ -54,6 +54,8 @@ type Config struct {
 	// Policies: a trace is kept when one of them keeps it, unless a drop
 	// policy matches.
 	Policies []Policy
+	// Compile builds the predicates of condition and drop policies.
+	Compile CompileFunc
 }
 
 // Estimated memory of held state, counted against MaxBytes: the trace map
@@ -165,7 +167,7 @@ func New(cfg Config, now func() time.Time) (*Sampler, error) {
 		now = time.Now
 	}
 	var bit uint32
-	ps, err := compile(cfg.Policies, true, &bit, map[string]bool{})
+	ps, err := compile(cfg.Policies, true, &bit, map[string]bool{}, cfg.Compile)
 	if err != nil {
 		return nil, err
 	}

@@ -2,14 +2,28 @@ package tail
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
+	"github.com/ariadne-tracing/ariadne/internal/query/traceql"
 	"github.com/ariadne-tracing/ariadne/internal/store/wal"
 )
+
+// compileTraceQL is what the server passes as Config.Compile.
+func compileTraceQL(q string) (func(*model.Span) bool, error) {
+	p, err := traceql.Parse(q)
+	if err != nil {
+		return nil, err
+	}
+	if f := p.SpanFilter(); f != nil {
+		return f, nil
+	}
+	return nil, errors.New("must be one spanset filter")
+}
 
 type clock struct{ t time.Time }
 
@@ -119,7 +133,7 @@ func TestPolicyTable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clock{t: time.Unix(1_700_000_000, 0)}
-			s, err := New(Config{Policies: tc.policies}, c.now)
+			s, err := New(Config{Policies: tc.policies, Compile: compileTraceQL}, c.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,12 +172,12 @@ func TestConfigErrors(t *testing.T) {
 		{[]Policy{{Name: "a", Type: TypeProbabilistic, Probability: 1.5}}, "probability must be in (0, 1]"},
 		{[]Policy{{Name: "a", Type: TypeLatency}}, "positive threshold"},
 		{[]Policy{{Name: "a", Type: TypeCondition, Query: "{ span.a = }"}}, "query:"},
-		{[]Policy{{Name: "a", Type: TypeCondition, Query: "{ .a } >> { .b }"}}, "one spanset filter"},
+		{[]Policy{{Name: "a", Type: TypeCondition, Query: "{ .a } >> { .b }"}}, "must be one spanset filter"},
 		{[]Policy{{Name: "a", Type: TypeError, Probability: 0.5}}, "probability does not apply to type error"},
 		{[]Policy{{Name: "a", Type: TypeDrop, Query: "{ .a }"}}, "only drop policies"},
 		{[]Policy{{Name: "a", Type: TypeAnd}}, "needs sub-policies"},
 	} {
-		_, err := New(Config{Policies: tc.p}, nil)
+		_, err := New(Config{Policies: tc.p, Compile: compileTraceQL}, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want it to contain %q", tc.p, err, tc.want)
 		}
