@@ -480,11 +480,18 @@ func (s *Sampler) decideLocked(t *traceState, now int64) verdict {
 		// threshold is the largest of head's and theirs (same randomness).
 		eff := max(th, t.headTh)
 		v.th, v.hasTh = eff, true
-		v.weight = float64(max56) / float64(max56-eff)
+		v.weight = round12(float64(max56) / float64(max56-eff))
 		return v
 	}
-	v.weight = headW / max(1-miss, 1e-9)
+	v.weight = round12(headW / max(1-miss, 1e-9))
 	return v
+}
+
+// round12 rounds to 12 significant digits: thresholds are 56-bit
+// fractions, so 1/(1-0.9) comes out as 10.000000000000002.
+func round12(x float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	return r
 }
 
 func annotate(sp *model.Span, v *verdict) {
