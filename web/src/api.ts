@@ -172,3 +172,36 @@ export interface AdaptiveSampling {
 export async function adaptiveSampling(signal?: AbortSignal): Promise<AdaptiveSampling> {
   return get<AdaptiveSampling>("/api/v1/sampling/adaptive", signal);
 }
+
+// Tail sampling's counters (docs/sampling.md). Counters are totals since
+// the server started.
+export interface TailPolicy {
+  name: string;
+  type: string;
+  evaluated: number;
+  matched: number;
+  kept: number;
+  overBudget: number;
+}
+
+export interface TailSampling {
+  enabled: boolean;
+  idleSeconds?: number;
+  maxWaitSeconds?: number;
+  maxMemoryBytes?: number;
+  heldTraces?: number;
+  heldSpans?: number;
+  heldBytes?: number;
+  tracesKept?: number;
+  tracesDropped?: number;
+  spansKept?: number;
+  spansDropped?: number;
+  lateSpansKept?: number;
+  lateSpansDropped?: number;
+  earlyDecisions?: number;
+  policies?: TailPolicy[];
+}
+
+export async function tailSampling(signal?: AbortSignal): Promise<TailSampling> {
+  return get<TailSampling>("/api/v1/sampling/tail", signal);
+}

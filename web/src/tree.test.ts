@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildTree, compareTrees, criticalPath, findSpans, statistics, visibleRows } from "./tree";
+import { buildTree, compareTrees, criticalPath, findSpans, sampledBy, statistics, visibleRows } from "./tree";
 import { nanosToMicros, parseJaeger, parseOTLP, parseTraceFile, toOTLP, type Span } from "./model";
 
 function span(id: string, parent: string, start: number, end: number, extra: Partial<Span> = {}): Span {
@@ -230,5 +230,23 @@ describe("parsers", () => {
 
   it("rejects files that are neither format", () => {
     expect(() => parseTraceFile('{"foo": 1}')).toThrow(/resourceSpans/);
+  });
+});
+
+describe("sampledBy", () => {
+  const kept = (policy: string, weight: string) => [
+    { key: "ariadne.sampling.policy", value: policy },
+    { key: "ariadne.sampling.adjusted_count", value: weight },
+  ];
+  it("reads the root span's tail sampling attributes", () => {
+    const t = buildTree([span("b", "a", 10, 20, { attributes: kept("child", "3") }), span("a", "", 0, 100, { attributes: kept("<b>x</b>", "10") })]);
+    expect(sampledBy(t)).toEqual({ policy: "<b>x</b>", weight: "10" });
+  });
+  it("falls back to the first span that has them and rounds the weight", () => {
+    const t = buildTree([span("a", "", 0, 100), span("b", "a", 10, 20, { attributes: kept("baseline", "3.3333333333333335") })]);
+    expect(sampledBy(t)).toEqual({ policy: "baseline", weight: "3.33333" });
+  });
+  it("is null for a trace without them", () => {
+    expect(sampledBy(buildTree([span("a", "", 0, 100)]))).toBeNull();
   });
 });

@@ -315,3 +315,21 @@ export function findSpans(tree: Tree, query: string): Set<string> {
   }
   return out;
 }
+
+// sampledBy is the tail sampling policy that kept the trace and its weight,
+// from the ariadne.sampling.* attributes the server puts on every span of a
+// kept trace: the root spans' first, else the first spans in order (only a
+// few: attributes are decoded on demand, and a huge trace without them
+// should not pay for decoding all).
+export function sampledBy(tree: Tree): { policy: string; weight: string } | null {
+  const candidates = [...tree.roots.slice(0, 8), ...tree.order.slice(0, 64)];
+  for (const n of candidates) {
+    const attrs = n.span.attributes;
+    const policy = attrs.find((a) => a.key === "ariadne.sampling.policy");
+    if (!policy) continue;
+    const weight = attrs.find((a) => a.key === "ariadne.sampling.adjusted_count")?.value ?? "";
+    const w = Number(weight);
+    return { policy: policy.value, weight: weight === "" ? "?" : Number.isFinite(w) ? String(+w.toPrecision(6)) : weight };
+  }
+  return null;
+}

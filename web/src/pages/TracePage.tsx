@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { fetchTrace } from "../api";
 import { toOTLP, type Span } from "../model";
-import { buildTree, criticalPath, findSpans, visibleRows, type Node, type Tree } from "../tree";
+import { buildTree, criticalPath, findSpans, sampledBy, visibleRows, type Node, type Tree } from "../tree";
 import { fmtDuration, fmtTime, serviceColor } from "../format";
 import { onLinkClick, setQuery } from "../router";
 import { serviceHref } from "../metrics";
@@ -187,6 +187,7 @@ function TraceView({ data, query, fileName }: { data: Loaded; query: URLSearchPa
   };
 
   const root = tree.roots[0]?.span;
+  const keptBy = useMemo(() => sampledBy(tree), [tree]);
   const onView = (v: [number, number], done: boolean) => {
     setView(v);
     if (done) setQuery(v[0] === 0 && v[1] === 1 ? { vs: null, ve: null } : { vs: v[0].toFixed(4), ve: v[1].toFixed(4) });
@@ -209,6 +210,11 @@ function TraceView({ data, query, fileName }: { data: Loaded; query: URLSearchPa
           <span className="mono muted">{root?.traceID}</span>
           {fileName && <span className="tag">from file {fileName}, not stored</span>}
         </div>
+        {keptBy && (
+          <div className="kept-by" data-testid="kept-by" title="ariadne.sampling.policy and ariadne.sampling.adjusted_count of the trace's spans (docs/sampling.md)">
+            Kept by tail sampling policy <b data-testid="kept-by-policy">{keptBy.policy}</b> · weight <b data-testid="kept-by-weight">{keptBy.weight}</b>
+          </div>
+        )}
         <div className="th-facts">
           <span>
             Start <b>{fmtTime(tree.start)}</b>
