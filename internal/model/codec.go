@@ -88,6 +88,82 @@ func DecodeBatch(b []byte) ([]Span, error) {
 	return spans, nil
 }
 
+// DecodeBatchFilter decodes the spans of a batch whose trace keep accepts,
+// and returns them with the number of spans in the batch. Other spans, and
+// resources and scopes no kept span uses, are only walked over (checked as
+// DecodeBatch checks them, but nothing is allocated for them), so picking a
+// few traces out of a batch costs a fraction of decoding it. Each decoded
+// span's attribute list has room for reserve more attributes, appended
+// without copying; the lists share backing arrays (appending past reserve
+// reallocates).
+func DecodeBatchFilter(b []byte, keep func(TraceID) bool, reserve int) ([]Span, int, error) {
+	d := Decoder{b: b, pool: &attrPool{reserve: reserve, keys: map[string]string{}}}
+	if v := d.Byte(); v != batchVersion {
+		return nil, 0, fmt.Errorf("%w: batch version %d", ErrCorrupt, v)
+	}
+	// Resources and scopes are decoded on first use: raw holds each one's
+	// encoding until then.
+	type lazy[T any] struct {
+		raw []byte
+		v   *T
+	}
+	nres := d.Count(1)
+	resList := make([]lazy[Resource], nres)
+	for i := 0; i < nres && d.err == nil; i++ {
+		start := d.b
+		d.skipAttrs()
+		d.Uint32()
+		d.skipString()
+		resList[i].raw = start[:len(start)-len(d.b)]
+	}
+	nscp := d.Count(1)
+	scpList := make([]lazy[Scope], nscp)
+	for i := 0; i < nscp && d.err == nil; i++ {
+		start := d.b
+		d.skipString()
+		d.skipString()
+		d.skipAttrs()
+		d.Uint32()
+		d.skipString()
+		scpList[i].raw = start[:len(start)-len(d.b)]
+	}
+	n := d.Count(40)
+	var spans []Span
+	for i := 0; i < n && d.err == nil; i++ {
+		ri, si := d.Uvarint(), d.Uvarint()
+		if ri >= uint64(len(resList)) || si >= uint64(len(scpList)) {
+			d.fail("resource or scope index out of range")
+			break
+		}
+		if len(d.b) < 16 {
+			d.fail("unexpected end")
+			break
+		}
+		if !keep(TraceID(d.b[:16])) {
+			d.skipSpanBody()
+			continue
+		}
+		r, sc := &resList[ri], &scpList[si]
+		if r.v == nil {
+			rd := Decoder{b: r.raw}
+			r.v = rd.Resource()
+		}
+		if sc.v == nil {
+			sd := Decoder{b: sc.raw}
+			sc.v = sd.Scope()
+		}
+		spans = append(spans, Span{Resource: r.v, Scope: sc.v})
+		d.SpanBody(&spans[len(spans)-1])
+	}
+	if d.err != nil {
+		return nil, 0, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, 0, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	return spans, n, nil
+}
+
 // AppendResource appends one resource (nil encodes as an empty resource).
 func AppendResource(dst []byte, r *Resource) []byte {
 	if r == nil {
@@ -199,6 +275,41 @@ func AppendLinks(dst []byte, links []Link) []byte {
 type Decoder struct {
 	b   []byte
 	err error
+	// pool, when set, supplies span attribute lists and shares keys
+	// (DecodeBatchFilter).
+	pool *attrPool
+}
+
+// attrPool carves span attribute lists out of large chunks, with reserve
+// spare capacity each, and shares repeated keys: spans decoded to be kept
+// cost one allocation per chunk instead of one per list and per key.
+type attrPool struct {
+	buf     []Attr
+	reserve int
+	keys    map[string]string
+}
+
+const attrChunk = 2048
+
+func (p *attrPool) list(n int) []Attr {
+	need := n + p.reserve
+	if len(p.buf)+need > cap(p.buf) {
+		p.buf = make([]Attr, 0, max(attrChunk, need))
+	}
+	l := len(p.buf)
+	p.buf = p.buf[:l+need]
+	return p.buf[l : l+n : l+need]
+}
+
+func (p *attrPool) key(b []byte) string {
+	if k, ok := p.keys[string(b)]; ok {
+		return k
+	}
+	k := string(b)
+	if len(p.keys) < 4096 {
+		p.keys[k] = k
+	}
+	return k
 }
 
 // NewDecoder returns a decoder over b.
@@ -307,9 +418,27 @@ func (d *Decoder) Attrs() []Attr {
 	return out
 }
 
+// pooledAttrs is Attrs with the list from d.pool (nil when empty, as
+// Attrs).
+func (d *Decoder) pooledAttrs() []Attr {
+	n := d.Count(2)
+	if n == 0 {
+		return nil
+	}
+	out := d.pool.list(n)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.Attr(&out[i])
+	}
+	return out
+}
+
 // Attr reads one attribute into a.
 func (d *Decoder) Attr(a *Attr) {
-	a.Key = d.String()
+	if d.pool != nil {
+		a.Key = d.pool.key(d.Bytes(d.Count(1)))
+	} else {
+		a.Key = d.String()
+	}
 	a.Type = ValueType(d.Byte())
 	switch a.Type {
 	case TypeBool:
@@ -361,12 +490,70 @@ func (d *Decoder) SpanBody(s *Span) {
 	s.StatusMessage = d.String()
 	s.Start = d.Varint()
 	s.End = s.Start + d.Varint()
-	s.Attrs = d.Attrs()
+	if d.pool != nil {
+		s.Attrs = d.pooledAttrs()
+	} else {
+		s.Attrs = d.Attrs()
+	}
 	s.DroppedAttrs = d.Uint32()
 	s.Events = d.Events(s.Start)
 	s.DroppedEvents = d.Uint32()
 	s.Links = d.Links()
 	s.DroppedLinks = d.Uint32()
+}
+
+// skipString, skipAttrs and skipSpanBody walk over what String, Attrs and
+// SpanBody read, with the same checks, without allocating.
+func (d *Decoder) skipString() { d.Bytes(d.Count(1)) }
+
+func (d *Decoder) skipAttrs() {
+	n := d.Count(2)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.skipString()
+		switch ValueType(d.Byte()) {
+		case TypeBool:
+			d.Byte()
+		case TypeInt:
+			d.Varint()
+		case TypeDouble:
+			d.Bytes(8)
+		case TypeEmpty:
+		case TypeStr, TypeBytes, TypeArray, TypeMap:
+			d.skipString()
+		default:
+			d.fail("unknown attribute type")
+		}
+	}
+}
+
+func (d *Decoder) skipSpanBody() {
+	d.Bytes(32)
+	d.skipString() // trace state
+	d.Uint32()
+	d.skipString() // name
+	d.Bytes(2)
+	d.skipString() // status message
+	d.Varint()
+	d.Varint()
+	d.skipAttrs()
+	d.Uint32()
+	n := d.Count(4)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.Varint()
+		d.skipString()
+		d.skipAttrs()
+		d.Uint32()
+	}
+	d.Uint32()
+	n = d.Count(28)
+	for i := 0; i < n && d.err == nil; i++ {
+		d.Bytes(24)
+		d.skipString()
+		d.Uint32()
+		d.skipAttrs()
+		d.Uint32()
+	}
+	d.Uint32()
 }
 
 // Events reads an event list with times relative to base.

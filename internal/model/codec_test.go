@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -60,6 +61,62 @@ func TestDecodeBatchCorrupt(t *testing.T) {
 		require.ErrorIs(t, err, ErrCorrupt, "truncated at %d", i)
 	}
 	_, err := DecodeBatch(append(b, 0))
+	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+// TestDecodeBatchFilter picks traces out of a batch: the same spans as
+// DecodeBatch, only those of the kept traces, and the same errors.
+func TestDecodeBatchFilter(t *testing.T) {
+	in := sampleSpans()
+	b := AppendBatch(nil, in)
+	for _, tc := range []struct {
+		name string
+		keep func(TraceID) bool
+		want []Span
+	}{
+		{"all", func(TraceID) bool { return true }, in},
+		{"none", func(TraceID) bool { return false }, nil},
+		{"first trace", func(id TraceID) bool { return id == in[0].TraceID }, in[:2]},
+		{"last trace", func(id TraceID) bool { return id == in[2].TraceID }, in[2:]},
+	} {
+		out, n, err := DecodeBatchFilter(b, tc.keep, 0)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, len(in), n, tc.name)
+		require.Equal(t, tc.want, out, tc.name)
+	}
+	out, _, err := DecodeBatchFilter(b, func(id TraceID) bool { return id == in[0].TraceID }, 2)
+	require.NoError(t, err)
+	require.Equal(t, in[:2], out)
+	require.Same(t, out[0].Resource, out[1].Resource, "shared resources stay shared")
+	// The reserved room takes appends without touching the next list.
+	all, _, err := DecodeBatchFilter(b, func(TraceID) bool { return true }, 2)
+	require.NoError(t, err)
+	require.Equal(t, in, all)
+	require.Equal(t, len(all[0].Attrs)+2, cap(all[0].Attrs))
+	p := &all[0].Attrs[0]
+	all[0].Attrs = append(all[0].Attrs, Attr{Key: "x"}, Attr{Key: "y"})
+	require.Same(t, p, &all[0].Attrs[0], "appended in place")
+	require.Equal(t, in[0].Attrs, all[0].Attrs[:len(in[0].Attrs)])
+	two := []Span{
+		{TraceID: TraceID{1}, SpanID: SpanID{1}, Attrs: []Attr{{Key: "a", Type: TypeStr, Str: "1"}}, Resource: &Resource{}, Scope: &Scope{}},
+		{TraceID: TraceID{1}, SpanID: SpanID{2}, Attrs: []Attr{{Key: "a", Type: TypeStr, Str: "2"}}, Resource: &Resource{}, Scope: &Scope{}},
+	}
+	got, _, err := DecodeBatchFilter(AppendBatch(nil, two), func(TraceID) bool { return true }, 1)
+	require.NoError(t, err)
+	got[0].Attrs = append(got[0].Attrs, Attr{Key: "x"})
+	require.Equal(t, two[1].Attrs, got[1].Attrs, "the next span's attributes are untouched")
+	got[0].Attrs = append(got[0].Attrs, Attr{Key: "y"}) // past the reserve: a copy
+	require.Equal(t, two[1].Attrs, got[1].Attrs)
+	require.Same(t, unsafe.StringData(got[0].Attrs[0].Key), unsafe.StringData(got[1].Attrs[0].Key), "keys are shared")
+
+	// A corrupt batch is an error whatever is kept, as in DecodeBatch.
+	for i := 0; i < len(b); i++ {
+		for _, keep := range []bool{true, false} {
+			_, _, err := DecodeBatchFilter(b[:i], func(TraceID) bool { return keep }, 1)
+			require.ErrorIs(t, err, ErrCorrupt, "truncated at %d, keep %v", i, keep)
+		}
+	}
+	_, _, err = DecodeBatchFilter(append(b, 0), func(TraceID) bool { return false }, 0)
 	require.ErrorIs(t, err, ErrCorrupt)
 }
 
@@ -119,9 +176,17 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		spans, err := DecodeBatch(b)
+		// DecodeBatchFilter accepts exactly what DecodeBatch does, whether
+		// it decodes a span or walks over it.
+		all, n, errAll := DecodeBatchFilter(b, func(TraceID) bool { return true }, 2)
+		_, _, errNone := DecodeBatchFilter(b, func(TraceID) bool { return false }, 0)
+		require.Equal(t, err == nil, errAll == nil, "filter(all) vs DecodeBatch: %v / %v", errAll, err)
+		require.Equal(t, err == nil, errNone == nil, "filter(none) vs DecodeBatch: %v / %v", errNone, err)
 		if err != nil {
 			return
 		}
+		require.Equal(t, len(spans), n)
+		require.Equal(t, len(spans), len(all))
 		// Whatever decodes re-encodes to a batch that decodes the same.
 		again, err := DecodeBatch(AppendBatch(nil, spans))
 		require.NoError(t, err)

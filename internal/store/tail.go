@@ -57,16 +57,16 @@ func (db *DB) decide(buf []byte) ([]byte, error) {
 		rec, err := r.Read(rd.Pos, buf)
 		if err == nil {
 			buf = rec
+			// Most spans of a record belong to dropped traces: only the
+			// kept ones are decoded.
 			var spans []model.Span
-			if spans, err = model.DecodeBatch(rec); err == nil {
-				n := len(kept)
+			var n int
+			if spans, n, err = model.DecodeBatchFilter(rec, func(id model.TraceID) bool { return rd.Traces[id] != nil }, tail.AnnotateAttrs); err == nil {
 				for i := range spans {
-					if k := rd.Traces[spans[i].TraceID]; k != nil {
-						k.Annotate(&spans[i])
-						kept = append(kept, spans[i])
-					}
+					rd.Traces[spans[i].TraceID].Annotate(&spans[i])
 				}
-				size += int64(len(rec)) * int64(len(kept)-n) / int64(max(len(spans), 1))
+				kept = append(kept, spans...)
+				size += int64(len(rec)) * int64(len(spans)) / int64(max(n, 1))
 				if src < 0 || rd.Pos.Segment < src {
 					src = rd.Pos.Segment
 				}

@@ -494,6 +494,9 @@ func round12(x float64) float64 {
 	return r
 }
 
+// AnnotateAttrs is how many attributes Annotate appends to a span.
+const AnnotateAttrs = 2
+
 func annotate(sp *model.Span, v *verdict) {
 	sp.Attrs = append(sp.Attrs,
 		model.Attr{Key: AttrPolicy, Type: model.TypeStr, Str: v.policy},
