@@ -62,7 +62,7 @@ type Config struct {
 // entry and summary, the wheel entry, and 4 bytes per record reference.
 // BenchmarkHeldMemory measures the real figure.
 const (
-	traceCost  = 168
+	traceCost  = 192
 	recRefCost = 4
 	recordCost = 32
 )
