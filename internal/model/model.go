@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"strconv"
 )
 
 // TraceID is a 16-byte W3C trace ID.
@@ -245,6 +246,43 @@ const (
 	AttrSamplingPolicy = "ariadne.sampling.policy"
 	AttrAdjustedCount  = "ariadne.sampling.adjusted_count"
 )
+
+// Attribute keys SDKs set on the root spans they sample (Jaeger's
+// convention; the Ariadne sdk's samplers set them too): the sampler that
+// decided ("probabilistic", "ratelimiting", "lowerbound", "const") and
+// its parameter (the probability, or traces per second).
+const (
+	AttrSamplerType  = "sampler.type"
+	AttrSamplerParam = "sampler.param"
+)
+
+// SamplerTags returns s's sampler.type and sampler.param; p is -1 when
+// sampler.param is missing or not a number.
+func SamplerTags(s *Span) (typ string, p float64) {
+	p = -1
+	for i := range s.Attrs {
+		a := &s.Attrs[i]
+		if len(a.Key) < 12 || a.Key[:8] != "sampler." {
+			continue
+		}
+		switch a.Key {
+		case AttrSamplerType:
+			typ = a.Str
+		case AttrSamplerParam:
+			switch a.Type {
+			case TypeDouble:
+				p = math.Float64frombits(a.Num)
+			case TypeInt:
+				p = float64(int64(a.Num))
+			case TypeStr:
+				if v, err := strconv.ParseFloat(a.Str, 64); err == nil {
+					p = v
+				}
+			}
+		}
+	}
+	return typ, p
+}
 
 // AdjustedCount is how many spans s stands for: its
 // ariadne.sampling.adjusted_count, or 1 when it has none (it was not

@@ -75,8 +75,8 @@ const Other = ""
 // Attribute keys SDKs set on sampled root spans (Jaeger's convention; the
 // Ariadne sdk's remote sampler sets them too).
 const (
-	AttrSamplerType  = "sampler.type"
-	AttrSamplerParam = "sampler.param"
+	AttrSamplerType  = model.AttrSamplerType
+	AttrSamplerParam = model.AttrSamplerParam
 )
 
 type key struct{ service, op string }
@@ -280,29 +280,7 @@ const (
 // 1/p. Roots sampled by a rate limiter or a lower bound carry no
 // probability and count only as observed traces.
 func weight(s *model.Span) (float64, int) {
-	var typ string
-	p := -1.0
-	for i := range s.Attrs {
-		a := &s.Attrs[i]
-		if len(a.Key) < 12 || a.Key[:8] != "sampler." {
-			continue
-		}
-		switch a.Key {
-		case AttrSamplerType:
-			typ = a.Str
-		case AttrSamplerParam:
-			switch a.Type {
-			case model.TypeDouble:
-				p = math.Float64frombits(a.Num)
-			case model.TypeInt:
-				p = float64(int64(a.Num))
-			case model.TypeStr:
-				if v, err := strconv.ParseFloat(a.Str, 64); err == nil {
-					p = v
-				}
-			}
-		}
-	}
+	typ, p := model.SamplerTags(s)
 	switch typ {
 	case "probabilistic":
 		if p > 0 && p <= 1 {

@@ -76,6 +76,10 @@ type traceState struct {
 	flags            uint32
 	root             bool
 	headTh           uint64 // head sampling threshold seen on its spans
+	// headP is the probability its root says a head sampler kept it with
+	// (Jaeger's sampler.type = probabilistic and sampler.param), 0 if
+	// none: an independent draw, unlike headTh.
+	headP float64
 	rootService      string
 	recs             []uint32
 }
@@ -241,6 +245,9 @@ func (s *Sampler) Offer(spans []model.Span, pos wal.Pos) []model.Span {
 			}
 			t.root = true
 			t.rootService = sp.Service()
+			if typ, p := model.SamplerTags(sp); typ == "probabilistic" && p > 0 && p < 1 {
+				t.headP = p
+			}
 		} else if t.rootService == "" {
 			t.rootService = sp.Service()
 		}
@@ -472,9 +479,16 @@ func (s *Sampler) decideLocked(t *traceState, now int64) verdict {
 		return verdict{}
 	}
 	// The adjusted count is the inverse of the probability that the trace
-	// was kept: by the head sampler (its th) and then by these policies.
+	// was kept: by the head sampler (its th, or the probability its root
+	// reports) and then by these policies.
 	const max56 = 1 << 56
 	headW := float64(max56) / float64(max56-t.headTh)
+	if t.headTh == 0 && t.headP > 0 {
+		// Not consistent with the trace ID's randomness: the head's draw
+		// and the policies' are independent, and no th describes both.
+		headW = 1 / t.headP
+		probOnly = false
+	}
 	if probOnly && th > 0 {
 		// Only consistent probabilistic policies keep it: the effective
 		// threshold is the largest of head's and theirs (same randomness).

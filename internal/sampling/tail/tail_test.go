@@ -348,3 +348,84 @@ func TestWeightsAreInverseProbabilities(t *testing.T) {
 	}
 	t.Logf("estimated %.0f of %d traces (%.3f%% off)", est, n, 100*math.Abs(est-n)/n)
 }
+
+// TestHeadSamplingWeights: traces a head sampler kept with probability p
+// (Jaeger's sampler.type/sampler.param tags on the root, which the sdk's
+// samplers set) weigh 1/p times more, so counts estimate the traffic before
+// head sampling too; a threshold in the tracestate wins over the tags.
+func TestHeadSamplingWeights(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	s, err := New(Config{DecisionCache: 1000, Policies: []Policy{
+		{Name: "errors", Type: TypeError},
+		{Name: "baseline", Type: TypeProbabilistic, Probability: 0.1}}}, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := uint64(7)
+	next := func() uint64 {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		return rng
+	}
+	headTags := []model.Attr{str(model.AttrSamplerType, "probabilistic"),
+		{Key: model.AttrSamplerParam, Type: model.TypeDouble, Num: math.Float64bits(0.25)}}
+	const n = 1_600_000 // traces before head sampling
+	est, errEst, errTrue := 0.0, 0.0, 0
+	weights := map[string]map[float64]bool{"errors": {}, "baseline": {}}
+	for i := 0; i < n; i++ {
+		id := traceID(uint64(i), next())
+		failed := next()%100 < 3
+		if failed {
+			errTrue++
+		}
+		if next()%4 != 0 { // the head sampler drops 3 in 4
+			continue
+		}
+		status := int8(0)
+		if failed {
+			status = model.StatusError
+		}
+		s.Offer([]model.Span{span(id, 1, 0, "web", "GET", 1, status, headTags...)}, wal.Pos{Segment: 1, Offset: int64(i)})
+		if i%4000 == 3999 {
+			c.advance(DefaultIdle + tick)
+			b := s.Decide()
+			for _, r := range b.Reads {
+				for _, k := range r.Traces {
+					est += k.v.weight
+					weights[k.v.policy][k.v.weight] = true
+					if k.v.policy == "errors" {
+						errEst += k.v.weight
+					}
+					if k.v.hasTh {
+						t.Fatalf("a th was set for a trace whose head draw was independent")
+					}
+				}
+			}
+			s.Release(b)
+		}
+	}
+	if rel := math.Abs(est-n) / n; rel > 0.02 {
+		t.Fatalf("estimated %.0f traces, true %d before head sampling (%.2f%% off)", est, n, 100*rel)
+	}
+	if rel := math.Abs(errEst-float64(errTrue)) / float64(errTrue); rel > 0.05 {
+		t.Fatalf("error traces: estimated %.0f, true %d", errEst, errTrue)
+	}
+	if !weights["errors"][4] || len(weights["errors"]) != 1 || !weights["baseline"][40] || len(weights["baseline"]) != 1 {
+		t.Fatalf("weights by policy: %v, want errors 4 and baseline 40", weights)
+	}
+
+	// With a consistent head threshold in the tracestate (p = 0.5), the
+	// tags are not counted again: kept by errors, the weight is 2.
+	id := traceID(1<<40, 1<<55) // randomness 2^55: kept by head th 0.5
+	sp := span(id, 1, 0, "web", "GET", 1, model.StatusError, headTags...)
+	sp.TraceState = "ot=th:8"
+	s.Offer([]model.Span{sp}, wal.Pos{Segment: 2})
+	c.advance(DefaultIdle + tick)
+	b := s.Decide()
+	k := b.Reads[0].Traces[id]
+	if k == nil || k.v.weight != 2 {
+		t.Fatalf("kept %v, want weight 2", k)
+	}
+	s.Release(b)
+}
