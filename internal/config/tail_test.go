@@ -48,7 +48,7 @@ sampling:
 	}, tl.Policies)
 
 	for msg, edit := range map[string]func(*TailSampling){
-		"sampling.tail.idle: must be greater than zero":        func(t *TailSampling) { t.Idle = 0 },
+		"sampling.tail.idle: must be greater than zero":         func(t *TailSampling) { t.Idle = 0 },
 		"sampling.tail.max_wait: must not be shorter than idle": func(t *TailSampling) { t.MaxWait = Duration(time.Second) },
 		"sampling.tail.max_memory: must be at least 1MiB":       func(t *TailSampling) { t.MaxMemory = 1000 },
 		"sampling.tail.decision_cache":                          func(t *TailSampling) { t.DecisionCache = 0 },

@@ -79,9 +79,9 @@ type traceState struct {
 	// headP is the probability its root says a head sampler kept it with
 	// (Jaeger's sampler.type = probabilistic and sampler.param), 0 if
 	// none: an independent draw, unlike headTh.
-	headP float64
-	rootService      string
-	recs             []uint32
+	headP       float64
+	rootService string
+	recs        []uint32
 }
 
 // verdict is a decision, remembered for late spans.
