@@ -155,6 +155,29 @@ sampling:
 	// The estimate from kept traces: 40 + 10 x Binomial(360, 0.1).
 	require.InDelta(t, n, estimate, 250)
 
+	// Exemplars come from kept traces only: every one opens its trace,
+	// and the failing ones are there (the errors policy kept them all).
+	kept := map[string]bool{}
+	for _, tr := range res.Traces {
+		kept[tr.TraceID] = true
+	}
+	exemplars, failing := 0, 0
+	for _, svc := range []string{"frontend", "checkout", "payments", "mailer"} {
+		var ops struct{ Operations []opStats }
+		require.Equal(t, 200, srv.getJSON("/api/v1/metrics/operations?service="+svc+"&"+win, &ops))
+		for _, op := range ops.Operations {
+			for _, e := range op.Exemplars {
+				require.True(t, kept[e.TraceID], "exemplar of %s %s points to trace %s, which was not kept", svc, op.Operation, e.TraceID)
+				exemplars++
+				if e.Error {
+					failing++
+				}
+			}
+		}
+	}
+	require.Greater(t, exemplars, 0)
+	require.Greater(t, failing, 0)
+
 	// Traces held (no root yet) across a kill -9, while kept traffic makes
 	// the head flush and the WAL move on: decided after the restart.
 	var held []string

@@ -257,7 +257,9 @@ func (p *Pipeline) ref(s *model.Span, svc string, now int64) *spanRef {
 		kind: s.Kind, err: s.StatusCode == model.StatusError, expires: now + int64(p.cfg.EdgeWait)}
 }
 
-func (p *Pipeline) spanMetrics(d Data, s *model.Span, svc string) {
+// spanStat returns s's series in d, creating it (or, past
+// MaxSeriesPerMinute, its service's overflow series; counted when count).
+func (p *Pipeline) spanStat(d Data, s *model.Span, svc string, count bool) *SpanStat {
 	m := d.minute(s.Start / 60e9)
 	k := SpanKey{Service: svc, Name: s.Name, Kind: s.Kind, Status: s.StatusCode}
 	st := m.Spans[k]
@@ -266,7 +268,9 @@ func (p *Pipeline) spanMetrics(d Data, s *model.Span, svc string) {
 			// Too many span names (an ID in the name, typically): fold the
 			// rest of the minute into one series per service.
 			k.Name = OverflowName
-			p.overflow.Add(1)
+			if count {
+				p.overflow.Add(1)
+			}
 			st = m.Spans[k]
 		}
 		if st == nil {
@@ -274,6 +278,11 @@ func (p *Pipeline) spanMetrics(d Data, s *model.Span, svc string) {
 			m.Spans[k] = st
 		}
 	}
+	return st
+}
+
+func (p *Pipeline) spanMetrics(d Data, s *model.Span, svc string) {
+	st := p.spanStat(d, s, svc, true)
 	st.Calls++
 	isErr := s.StatusCode == model.StatusError
 	if isErr {
@@ -281,7 +290,9 @@ func (p *Pipeline) spanMetrics(d Data, s *model.Span, svc string) {
 	}
 	dur := s.Duration()
 	st.Latency.Add(dur)
-	st.add(Exemplar{TraceID: s.TraceID, SpanID: s.SpanID, Start: s.Start, Duration: dur, Error: isErr})
+	if !p.cfg.KeptExemplars {
+		st.add(Exemplar{TraceID: s.TraceID, SpanID: s.SpanID, Start: s.Start, Duration: dur, Error: isErr})
+	}
 }
 
 // edge records a call from parent to child (different services). The
@@ -333,7 +344,9 @@ func (p *Pipeline) addEdge(d Data, k EdgeKey, start, clientDur, serverDur int64,
 	}
 	st.Client.Add(clientDur)
 	st.Server.Add(serverDur)
-	st.add(ex)
+	if !p.cfg.KeptExemplars {
+		st.add(ex)
+	}
 }
 
 // expire drops what waited longer than the edge wait. A client or producer

@@ -61,6 +61,12 @@ type Config struct {
 	// CompactEvery rewrites the base file after this many committed
 	// delta files. Default 64.
 	CompactEvery int
+	// KeptExemplars takes span-metrics exemplars only from the spans given
+	// to ObserveKept, not from Observe: with tail sampling, Observe sees
+	// every span and ObserveKept the spans of kept traces, so exemplars
+	// point to traces that are stored. Service-graph edges then have no
+	// exemplars.
+	KeptExemplars bool
 
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -191,6 +197,20 @@ func (p *Pipeline) Observe(spans []model.Span) {
 	p.derive(p.cur, spans, now)
 	p.mu.Unlock()
 	p.spans.Add(uint64(len(spans)))
+}
+
+// ObserveKept adds the spans of traces tail sampling kept as exemplar
+// candidates (with Config.KeptExemplars; their counts came from Observe).
+func (p *Pipeline) ObserveKept(spans []model.Span) {
+	if !p.cfg.KeptExemplars || len(spans) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range spans {
+		s := &spans[i]
+		p.spanStat(p.cur, s, serviceName(s), false).add(Exemplar{TraceID: s.TraceID, SpanID: s.SpanID, Start: s.Start, Duration: s.Duration(), Error: s.StatusCode == model.StatusError})
+	}
 }
 
 // Expire ends the wait of spans older than the edge wait (see expire).

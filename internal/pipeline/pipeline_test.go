@@ -508,3 +508,45 @@ func TestWaitEncodingRoundTrip(t *testing.T) {
 	_, err = decodeWait(b)
 	require.Error(t, err)
 }
+
+// TestKeptExemplars: with tail sampling, counts come from every span and
+// exemplars only from the spans of kept traces, so none points to a dropped
+// trace; edges get no exemplars.
+func TestKeptExemplars(t *testing.T) {
+	spans := loadFixture(t, "trace-with-queue-database.json")
+	p, err := New(Config{Retention: 100 * 365 * 24 * time.Hour, KeptExemplars: true})
+	require.NoError(t, err)
+	p.Observe(spans)
+	all := time.Unix(0, 0)
+	ops := p.Operations(all, time.Now(), Filter{})
+	require.NotEmpty(t, ops)
+	calls := map[string]uint64{}
+	for _, op := range ops {
+		require.Empty(t, op.Exemplars, "%s %s: exemplar before any trace was kept", op.Service, op.Name)
+		calls[op.Service+" "+op.Name] = op.Calls
+	}
+	_, edges := p.Graph(all, time.Now())
+	require.NotEmpty(t, edges)
+
+	// The trace is kept: its spans become exemplars, counts do not change.
+	p.ObserveKept(spans)
+	ops = p.Operations(all, time.Now(), Filter{})
+	withEx := 0
+	for _, op := range ops {
+		require.Equal(t, calls[op.Service+" "+op.Name], op.Calls, "%s %s", op.Service, op.Name)
+		for _, e := range op.Exemplars {
+			require.Equal(t, spans[0].TraceID, e.TraceID)
+			withEx++
+		}
+	}
+	require.Equal(t, len(spans), withEx, "one exemplar per kept span")
+	_, edges = p.Graph(all, time.Now())
+	for _, e := range edges {
+		require.Empty(t, e.Exemplars)
+	}
+
+	// Without KeptExemplars, ObserveKept adds nothing.
+	p2 := newTestPipeline(t, "")
+	p2.ObserveKept(spans)
+	require.Empty(t, p2.Operations(all, time.Now(), Filter{}))
+}

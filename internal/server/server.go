@@ -294,6 +294,7 @@ func newPipeline(cfg config.Config, reg prometheus.Registerer, log *slog.Logger)
 		MaxPending:         cfg.Metrics.MaxPending,
 		MaxSeriesPerMinute: cfg.Metrics.MaxSeries,
 		Retention:          ret,
+		KeptExemplars:      cfg.Sampling.Tail.Enabled,
 		Registerer:         reg,
 		Logger:             log.With("component", "pipeline"),
 	})

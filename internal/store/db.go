@@ -277,6 +277,7 @@ func Open(opts Options) (*DB, error) {
 		}
 		if opts.Tail != nil && len(spans) > 0 {
 			spans = opts.Tail.Offer(spans, pos)
+			db.observeKept(spans)
 		}
 		db.head.Append(spans, int64(len(rec)))
 		replayed += len(spans)
@@ -499,6 +500,7 @@ func (db *DB) Append(ctx context.Context, spans []model.Span) error {
 		n := len(spans)
 		spans = db.opts.Tail.Offer(spans, pos)
 		size = size * int64(len(spans)) / int64(n)
+		db.observeKept(spans) // late spans of kept traces
 	}
 	h.Append(spans, size)
 	db.mu.RUnlock()

@@ -28,6 +28,22 @@ type Observer interface {
 	Commit(seq uint64) error
 }
 
+// KeptObserver is an Observer that also takes the spans of the traces tail
+// sampling kept, when they reach the head (its exemplars come from them:
+// pipeline.Config.KeptExemplars).
+type KeptObserver interface {
+	ObserveKept(spans []model.Span)
+}
+
+// observeKept passes kept spans to the Observer if it takes them. Called
+// under db.mu's read lock, with the head append, so that they go with the
+// same cut.
+func (db *DB) observeKept(spans []model.Span) {
+	if ko, ok := db.opts.Observer.(KeptObserver); ok && len(spans) > 0 {
+		ko.ObserveKept(spans)
+	}
+}
+
 // partCommitted reports whether a live part is seq or was merged from it.
 func (db *DB) partCommitted(seq uint64) bool {
 	for _, p := range db.parts {

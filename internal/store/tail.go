@@ -82,6 +82,7 @@ func (db *DB) decide(buf []byte) ([]byte, error) {
 	db.mu.RLock()
 	if len(kept) > 0 {
 		db.head.Append(kept, size)
+		db.observeKept(kept)
 		db.tailMu.Lock()
 		db.headSrcSeg = min(db.headSrcSeg, src)
 		db.tailMu.Unlock()
