@@ -27,7 +27,7 @@ type TailSampling struct {
 // TailPolicy is one tail sampling policy; Type says which fields apply.
 type TailPolicy struct {
 	Name               string       `yaml:"name"`
-	Type               string       `yaml:"type"` // error, latency, condition, probabilistic, rate_limit, and, or, drop
+	Type               string       `yaml:"type"` // error, latency, condition, probabilistic, rate_limit, span_count, and, or, drop
 	Threshold          Duration     `yaml:"threshold"`
 	Service            string       `yaml:"service"`
 	Operation          string       `yaml:"operation"`
@@ -35,6 +35,8 @@ type TailPolicy struct {
 	Probability        float64      `yaml:"probability"`
 	TracesPerSecond    float64      `yaml:"traces_per_second"`
 	PerService         bool         `yaml:"per_service"`
+	MinSpans           int          `yaml:"min_spans"`
+	MaxSpans           int          `yaml:"max_spans"`
 	MaxTracesPerSecond float64      `yaml:"max_traces_per_second"`
 	Policies           []TailPolicy `yaml:"policies"`
 }

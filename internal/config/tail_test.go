@@ -28,6 +28,10 @@ sampling:
         policies:
           - {name: slow-checkout, type: latency, threshold: 500ms, service: checkout, operation: "POST /pay"}
           - {name: few, type: rate_limit, traces_per_second: 5, per_service: true}
+      - name: big
+        type: span_count
+        min_spans: 100
+        max_spans: 5000
       - name: rest
         type: probabilistic
         probability: 0.1
@@ -44,6 +48,7 @@ sampling:
 			{Name: "slow-checkout", Type: "latency", Threshold: Duration(500 * time.Millisecond), Service: "checkout", Operation: "POST /pay"},
 			{Name: "few", Type: "rate_limit", TracesPerSecond: 5, PerService: true},
 		}},
+		{Name: "big", Type: "span_count", MinSpans: 100, MaxSpans: 5000},
 		{Name: "rest", Type: "probabilistic", Probability: 0.1},
 	}, tl.Policies)
 

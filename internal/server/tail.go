@@ -36,7 +36,7 @@ func tailPolicies(ps []config.TailPolicy) []tail.Policy {
 		out = append(out, tail.Policy{
 			Name: p.Name, Type: p.Type, Threshold: time.Duration(p.Threshold), Service: p.Service,
 			Operation: p.Operation, Query: p.Query, Probability: p.Probability,
-			TracesPerSecond: p.TracesPerSecond, PerService: p.PerService,
+			TracesPerSecond: p.TracesPerSecond, PerService: p.PerService, MinSpans: p.MinSpans, MaxSpans: p.MaxSpans,
 			MaxTracesPerSecond: p.MaxTracesPerSecond, Policies: tailPolicies(p.Policies),
 		})
 	}

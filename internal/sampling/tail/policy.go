@@ -25,6 +25,7 @@ const (
 	TypeCondition     = "condition"
 	TypeProbabilistic = "probabilistic"
 	TypeRateLimit     = "rate_limit"
+	TypeSpanCount     = "span_count"
 	TypeAnd           = "and"
 	TypeOr            = "or"
 	TypeDrop          = "drop"
@@ -47,6 +48,9 @@ type Policy struct {
 	// probabilistic: the fraction of traces kept, decided from the trace
 	// ID's random low 56 bits as W3C consistent probability sampling does.
 	Probability float64
+	// span_count: the trace has at least MinSpans spans, and at most
+	// MaxSpans when MaxSpans > 0 (spans held when it is decided).
+	MinSpans, MaxSpans int
 	// rate_limit: at most TracesPerSecond traces, per root service when
 	// PerService.
 	TracesPerSecond float64
@@ -67,6 +71,8 @@ type policy struct {
 	svc    string
 	op     string
 	filter func(*model.Span) bool
+	minSp  int32 // span_count
+	maxSp  int32
 	th     uint64  // probabilistic: keep when the trace's randomness >= th
 	prob   float64 // probabilistic
 	rate   *limiter
@@ -179,6 +185,14 @@ func compileOne(p Policy, top bool, nextBit *uint32, names map[string]bool, cf C
 		}
 		c.prob = p.Probability
 		c.th = Threshold(p.Probability)
+	case TypeSpanCount:
+		if p.MinSpans < 0 || p.MaxSpans < 0 || (p.MinSpans == 0 && p.MaxSpans == 0) {
+			return nil, errors.New("span_count needs min_spans or max_spans > 0")
+		}
+		if p.MaxSpans > 0 && p.MaxSpans < p.MinSpans {
+			return nil, fmt.Errorf("max_spans %d is less than min_spans %d", p.MaxSpans, p.MinSpans)
+		}
+		c.minSp, c.maxSp = int32(min(p.MinSpans, math.MaxInt32)), int32(min(p.MaxSpans, math.MaxInt32))
 	case TypeRateLimit:
 		if !(p.TracesPerSecond > 0) {
 			return nil, errors.New("rate_limit needs traces_per_second > 0")
@@ -199,9 +213,9 @@ func compileOne(p Policy, top bool, nextBit *uint32, names map[string]bool, cf C
 		}
 		c.subs = subs
 	case "":
-		return nil, errors.New("type is required (error, latency, condition, probabilistic, rate_limit, and, or, drop)")
+		return nil, errors.New("type is required (error, latency, condition, probabilistic, rate_limit, span_count, and, or, drop)")
 	default:
-		return nil, fmt.Errorf("unknown type %q (want error, latency, condition, probabilistic, rate_limit, and, or, drop)", p.Type)
+		return nil, fmt.Errorf("unknown type %q (want error, latency, condition, probabilistic, rate_limit, span_count, and, or, drop)", p.Type)
 	}
 	if p.Type != TypeLatency {
 		check(p.Service != "", "service")
@@ -216,6 +230,10 @@ func compileOne(p Policy, top bool, nextBit *uint32, names map[string]bool, cf C
 	}
 	if p.Type != TypeAnd && p.Type != TypeOr {
 		check(len(p.Policies) > 0, "policies")
+	}
+	if p.Type != TypeSpanCount {
+		check(p.MinSpans != 0, "min_spans")
+		check(p.MaxSpans != 0, "max_spans")
 	}
 	if len(unused) > 0 {
 		return nil, fmt.Errorf("%s does not apply to type %s", strings.Join(unused, ", "), p.Type)
@@ -265,6 +283,8 @@ func (p *policy) match(t *traceState) (bool, float64) {
 	case TypeProbabilistic:
 		ok = Randomness(t.id) >= p.th
 		pi = p.prob
+	case TypeSpanCount:
+		ok = t.spans >= p.minSp && (p.maxSp == 0 || t.spans <= p.maxSp)
 	case TypeRateLimit:
 		ok = true
 		pi = p.limiterFor(t.rootService).ratio()

@@ -127,6 +127,10 @@ func TestPolicyTable(t *testing.T) {
 		{"or", []Policy{{Name: "either", Type: TypeOr, Policies: []Policy{
 			{Type: TypeError}, {Type: TypeLatency, Threshold: 2 * time.Second}}}},
 			map[string]string{"error": "either", "health-check": "either", "slow-trace": "either"}},
+		{"span count", []Policy{{Name: "big", Type: TypeSpanCount, MinSpans: 2}},
+			map[string]string{"ok-fast": "big", "error": "big", "slow-db": "big"}},
+		{"span count range", []Policy{{Name: "one", Type: TypeSpanCount, MinSpans: 1, MaxSpans: 1}},
+			map[string]string{"lucky": "one", "slow-trace": "one", "health-check": "one"}},
 		{"rate limit", []Policy{{Name: "one", Type: TypeRateLimit, TracesPerSecond: 1}},
 			nil}, // checked by count below
 	}
@@ -176,6 +180,9 @@ func TestConfigErrors(t *testing.T) {
 		{[]Policy{{Name: "a", Type: TypeError, Probability: 0.5}}, "probability does not apply to type error"},
 		{[]Policy{{Name: "a", Type: TypeDrop, Query: "{ .a }"}}, "only drop policies"},
 		{[]Policy{{Name: "a", Type: TypeAnd}}, "needs sub-policies"},
+		{[]Policy{{Name: "a", Type: TypeSpanCount}}, "span_count needs min_spans or max_spans"},
+		{[]Policy{{Name: "a", Type: TypeSpanCount, MinSpans: 10, MaxSpans: 5}}, "max_spans 5 is less than min_spans 10"},
+		{[]Policy{{Name: "a", Type: TypeError, MinSpans: 3}}, "min_spans does not apply to type error"},
 	} {
 		_, err := New(Config{Policies: tc.p, Compile: compileTraceQL}, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
