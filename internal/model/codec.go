@@ -353,8 +353,19 @@ func (d *Decoder) Bytes(n int) []byte {
 	return v
 }
 
-// Uvarint reads an unsigned varint.
+// Uvarint reads an unsigned varint. One-byte values (most counts, tags,
+// indexes and small deltas) take an inlined fast path.
 func (d *Decoder) Uvarint() uint64 {
+	if len(d.b) != 0 {
+		if c := d.b[0]; c < 0x80 {
+			d.b = d.b[1:]
+			return uint64(c)
+		}
+	}
+	return d.uvarintSlow()
+}
+
+func (d *Decoder) uvarintSlow() uint64 {
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.fail("bad uvarint")
@@ -364,15 +375,14 @@ func (d *Decoder) Uvarint() uint64 {
 	return v
 }
 
-// Varint reads a signed varint.
+// Varint reads a signed (zig-zag) varint.
 func (d *Decoder) Varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
+	ux := d.Uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	d.b = d.b[n:]
-	return v
+	return x
 }
 
 // Uint32 reads a uvarint that must fit in 32 bits.
