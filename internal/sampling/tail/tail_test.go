@@ -305,10 +305,10 @@ func TestThreshold(t *testing.T) {
 	}
 }
 
-// TestWeightsAreInverseProbabilities: 10% probabilistic plus keep-errors;
-// the sum of adjusted counts over kept traces estimates the number of
-// traces within 2%.
-func TestWeightsAreInverseProbabilities(t *testing.T) {
+// errorsAndTenth is a sampler keeping errors and 10% of the rest, and its
+// clock.
+func errorsAndTenth(t *testing.T) (*Sampler, *clock) {
+	t.Helper()
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
 	s, err := New(Config{DecisionCache: 1000, Policies: []Policy{
 		{Name: "errors", Type: TypeError},
@@ -316,13 +316,25 @@ func TestWeightsAreInverseProbabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := uint64(42)
-	next := func() uint64 { // xorshift: a fixed, reproducible workload
-		rng ^= rng << 13
-		rng ^= rng >> 7
-		rng ^= rng << 17
-		return rng
+	return s, c
+}
+
+// xorshift returns a fixed, reproducible random sequence.
+func xorshift(seed uint64) func() uint64 {
+	return func() uint64 {
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return seed
 	}
+}
+
+// TestWeightsAreInverseProbabilities: 10% probabilistic plus keep-errors;
+// the sum of adjusted counts over kept traces estimates the number of
+// traces within 2%.
+func TestWeightsAreInverseProbabilities(t *testing.T) {
+	s, c := errorsAndTenth(t)
+	next := xorshift(42)
 	const n = 400_000
 	est, errEst, errTrue := 0.0, 0.0, 0
 	for i := 0; i < n; i++ {
@@ -361,20 +373,8 @@ func TestWeightsAreInverseProbabilities(t *testing.T) {
 // samplers set) weigh 1/p times more, so counts estimate the traffic before
 // head sampling too; a threshold in the tracestate wins over the tags.
 func TestHeadSamplingWeights(t *testing.T) {
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	s, err := New(Config{DecisionCache: 1000, Policies: []Policy{
-		{Name: "errors", Type: TypeError},
-		{Name: "baseline", Type: TypeProbabilistic, Probability: 0.1}}}, c.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := uint64(7)
-	next := func() uint64 {
-		rng ^= rng << 13
-		rng ^= rng >> 7
-		rng ^= rng << 17
-		return rng
-	}
+	s, c := errorsAndTenth(t)
+	next := xorshift(7)
 	headTags := []model.Attr{str(model.AttrSamplerType, "probabilistic"),
 		{Key: model.AttrSamplerParam, Type: model.TypeDouble, Num: math.Float64bits(0.25)}}
 	const n = 1_600_000 // traces before head sampling
