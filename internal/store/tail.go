@@ -80,8 +80,9 @@ func (db *DB) decide(buf []byte) ([]byte, error) {
 	}
 	r.Close()
 	db.mu.RLock()
+	h := db.head
 	if len(kept) > 0 {
-		db.head.Append(kept, size)
+		h.Append(kept, size)
 		db.observeKept(kept)
 		db.tailMu.Lock()
 		db.headSrcSeg = min(db.headSrcSeg, src)
@@ -90,7 +91,7 @@ func (db *DB) decide(buf []byte) ([]byte, error) {
 	ts.Release(b)
 	db.mu.RUnlock()
 	db.m.spansStored.Add(float64(len(kept)))
-	if db.head.Len() >= db.opts.HeadMaxSpans {
+	if h.Len() >= db.opts.HeadMaxSpans {
 		db.requestFlush()
 	}
 	return buf, firstErr
