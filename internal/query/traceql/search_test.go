@@ -2,6 +2,7 @@ package traceql
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -99,6 +100,7 @@ func TestSearchOnStore(t *testing.T) {
 				s.TraceID[0] = byte(i + 1)
 				s.Start += int64(i) * int64(time.Minute)
 				s.End += int64(i) * int64(time.Minute)
+				s.Links = slices.Clone(s.Links) // the store owns what it was given
 				for j := range s.Links {
 					s.Links[j].TraceID[0] = byte(i + 1)
 				}
