@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -78,4 +79,25 @@ func TestSeriesTable(t *testing.T) {
 	require.Equal(t, "No spans matched: no series.\n", SeriesTable(nil, time.Minute, 80))
 	// More samples than cells: each cell shows the largest of its samples.
 	require.Equal(t, "▁█", sparkline([][2]float64{{0, 0}, {1, 0}, {2, 7}, {3, 1}}, 2, 0, 7))
+}
+
+// TestWaterfallKeptBy: a trace kept by tail sampling says by which policy
+// and with what weight (the root span's, as text); others say nothing.
+func TestWaterfallKeptBy(t *testing.T) {
+	res := &model.Resource{Attrs: []model.Attr{{Key: "service.name", Type: model.TypeStr, Str: "web"}}}
+	kept := func(policy string, w float64) []model.Attr {
+		return []model.Attr{{Key: model.AttrSamplingPolicy, Type: model.TypeStr, Str: policy},
+			{Key: model.AttrAdjustedCount, Type: model.TypeDouble, Num: math.Float64bits(w)}}
+	}
+	spans := []model.Span{
+		{SpanID: model.SpanID{7: 2}, ParentID: model.SpanID{7: 1}, Name: "child", Start: 1, End: 5, Resource: res, Attrs: kept("other", 3)},
+		{SpanID: model.SpanID{7: 1}, Name: "root", Start: 0, End: 10, Resource: res, Attrs: kept("base\x1b[2Jline", 10.0000000001)},
+	}
+	out := Waterfall(spans, 80)
+	lines := strings.Split(out, "\n")
+	require.Equal(t, "Kept by tail sampling policy base?[2Jline, weight 10", lines[1])
+	require.NotContains(t, Waterfall(spans[:1], 80), "policy base")
+	require.Contains(t, Waterfall(spans[:1], 80), "Kept by tail sampling policy other, weight 3\n")
+	spans[0].Attrs, spans[1].Attrs = nil, nil
+	require.NotContains(t, Waterfall(spans, 80), "Kept by")
 }

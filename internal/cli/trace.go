@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,6 +141,27 @@ func treeRows(spans []model.Span) []row {
 	return out
 }
 
+// keptBy is the tail sampling policy that kept the trace and its weight,
+// from a root span's attributes, or else the first span's that has them.
+func keptBy(spans []model.Span) (string, float64, bool) {
+	found := -1
+	for i := range spans {
+		if _, ok := model.SamplingPolicy(&spans[i]); ok {
+			if found < 0 || spans[i].ParentID.IsZero() {
+				found = i
+			}
+			if spans[i].ParentID.IsZero() {
+				break
+			}
+		}
+	}
+	if found < 0 {
+		return "", 0, false
+	}
+	p, _ := model.SamplingPolicy(&spans[found])
+	return p, model.AdjustedCount(&spans[found]), true
+}
+
 // Waterfall renders spans of one trace in width columns.
 func Waterfall(spans []model.Span, width int) string { return waterfall(spans, width, false) }
 
@@ -154,6 +176,9 @@ func waterfall(spans []model.Span, width int, details bool) string {
 	services := len(sum.Services)
 	fmt.Fprintf(&b, "Trace %s  %s UTC  %s  %d spans  %d services  %d errors\n",
 		sum.TraceID, formatTime(sum.Start), formatDuration(time.Duration(sum.Duration)), sum.SpanCount, services, sum.ErrorCount)
+	if policy, weight, ok := keptBy(spans); ok {
+		fmt.Fprintf(&b, "Kept by tail sampling policy %s, weight %s\n", sanitize(policy), strconv.FormatFloat(weight, 'g', 6, 64))
+	}
 	rows := treeRows(spans)
 	svcW, nameW := len("SERVICE"), len("SPAN")
 	for _, r := range rows {

@@ -284,6 +284,17 @@ func SamplerTags(s *Span) (typ string, p float64) {
 	return typ, p
 }
 
+// SamplingPolicy returns the ariadne.sampling.policy of s: the tail
+// sampling policy that kept its trace.
+func SamplingPolicy(s *Span) (string, bool) {
+	for i := len(s.Attrs) - 1; i >= 0; i-- {
+		if a := &s.Attrs[i]; a.Key == AttrSamplingPolicy && a.Type == TypeStr {
+			return a.Str, true
+		}
+	}
+	return "", false
+}
+
 // AdjustedCount is how many spans s stands for: its
 // ariadne.sampling.adjusted_count, or 1 when it has none (it was not
 // sampled, or it was kept with certainty).
