@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,7 +19,7 @@ import (
 // stops it with SIGTERM.
 func TestDemo(t *testing.T) {
 	gp, hp, qp, sp := freePort(t), freePort(t), freePort(t), freePort(t)
-	s := &server{t: t, dataDir: t.TempDir(), log: &bytes.Buffer{}, exited: make(chan struct{}),
+	s := &server{t: t, dataDir: t.TempDir(), log: &logBuffer{}, exited: make(chan struct{}),
 		queryURL: fmt.Sprintf("http://127.0.0.1:%d", qp)}
 	s.cmd = exec.Command(ariadneBin, "demo", "--data-dir", s.dataDir, "--rate", "20",
 		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp),

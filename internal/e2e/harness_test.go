@@ -59,9 +59,28 @@ type server struct {
 	queryURL string
 	zipkin   string // Zipkin API base URL
 	tempoURL string
-	log      *bytes.Buffer
+	log      *logBuffer
 	exited   chan struct{}
 	args     []string
+}
+
+// logBuffer collects a server's output: exec copies into it from its own
+// goroutine while a test reads it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // issuedPorts are the ports freePort has handed out in this process: the
@@ -89,7 +108,7 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	s := &server{t: t, dataDir: dataDir, log: &bytes.Buffer{}, exited: make(chan struct{}), args: args}
+	s := &server{t: t, dataDir: dataDir, log: &logBuffer{}, exited: make(chan struct{}), args: args}
 	gp, hp, qp, zp := freePort(t), freePort(t), freePort(t), freePort(t)
 	s.zipkin = fmt.Sprintf("http://127.0.0.1:%d", zp)
 	s.grpcAddr = fmt.Sprintf("127.0.0.1:%d", gp)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -411,7 +410,7 @@ func TestMetricsFromZipkinIngest(t *testing.T) {
 // injected into pricing on the products → pricing edge.
 func TestDemoServiceMap(t *testing.T) {
 	gp, hp, qp, sp := freePort(t), freePort(t), freePort(t), freePort(t)
-	s := &server{t: t, dataDir: t.TempDir(), log: &bytes.Buffer{}, exited: make(chan struct{}),
+	s := &server{t: t, dataDir: t.TempDir(), log: &logBuffer{}, exited: make(chan struct{}),
 		queryURL: fmt.Sprintf("http://127.0.0.1:%d", qp)}
 	s.cmd = exec.Command(ariadneBin, "demo", "--data-dir", s.dataDir, "--rate", "20", "--error-rate", "pricing=0.5",
 		"--otlp-grpc-port", strconv.Itoa(gp), "--otlp-http-port", strconv.Itoa(hp),
