@@ -53,46 +53,16 @@ func AppendBatch(dst []byte, spans []Span) []byte {
 // DecodeBatch decodes a batch written by AppendBatch. Strings in the result
 // do not alias b.
 func DecodeBatch(b []byte) ([]Span, error) {
-	d := Decoder{b: b}
-	if v := d.Byte(); v != batchVersion {
-		return nil, fmt.Errorf("%w: batch version %d", ErrCorrupt, v)
-	}
-	nres := d.Count(1)
-	resList := make([]*Resource, 0, nres)
-	for i := 0; i < nres && d.err == nil; i++ {
-		resList = append(resList, d.Resource())
-	}
-	nscp := d.Count(1)
-	scpList := make([]*Scope, 0, nscp)
-	for i := 0; i < nscp && d.err == nil; i++ {
-		scpList = append(scpList, d.Scope())
-	}
-	n := d.Count(40)
-	spans := make([]Span, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		ri, si := d.Uvarint(), d.Uvarint()
-		if ri >= uint64(len(resList)) || si >= uint64(len(scpList)) {
-			d.fail("resource or scope index out of range")
-			break
-		}
-		spans[i].Resource = resList[ri]
-		spans[i].Scope = scpList[si]
-		d.SpanBody(&spans[i])
-	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
-	}
-	return spans, nil
+	spans, _, err := DecodeBatchFilter(b, nil, 0)
+	return spans, err
 }
 
 // DecodeBatchFilter decodes the spans of a batch whose trace keep accepts,
 // and returns them with the number of spans in the batch. Other spans, and
 // resources and scopes no kept span uses, are only walked over (checked as
 // DecodeBatch checks them, but nothing is allocated for them), so picking a
-// few traces out of a batch costs a fraction of decoding it. Each decoded
+// few traces out of a batch costs a fraction of decoding it; a nil keep
+// keeps every span. Each decoded
 // span's attribute list has room for reserve more attributes, appended
 // without copying; the lists share backing arrays (appending past reserve
 // reallocates).
@@ -129,6 +99,9 @@ func DecodeBatchFilter(b []byte, keep func(TraceID) bool, reserve int) ([]Span, 
 	}
 	n := d.Count(40)
 	var spans []Span
+	if keep == nil {
+		spans = make([]Span, 0, n)
+	}
 	for i := 0; i < n && d.err == nil; i++ {
 		ri, si := d.Uvarint(), d.Uvarint()
 		if ri >= uint64(len(resList)) || si >= uint64(len(scpList)) {
@@ -139,7 +112,7 @@ func DecodeBatchFilter(b []byte, keep func(TraceID) bool, reserve int) ([]Span, 
 			d.fail("unexpected end")
 			break
 		}
-		if !keep(TraceID(d.b[:16])) {
+		if keep != nil && !keep(TraceID(d.b[:16])) {
 			d.skipSpanBody()
 			continue
 		}
