@@ -533,5 +533,3 @@ func (s *Sampler) Stats() Stats {
 	return st
 }
 
-// FormatWeight renders an adjusted count as the UI and CLI show it.
-func FormatWeight(w float64) string { return strconv.FormatFloat(w, 'g', 4, 64) }
