@@ -68,6 +68,7 @@ type Storage struct {
 	HeadMaxAge        Duration `yaml:"head_max_age"`
 	MaxHeadBytes      ByteSize `yaml:"max_head_bytes"`
 	MaxPartSpans      int64    `yaml:"max_part_spans"` // merges stop at parts of this many spans
+	SectionSpans      int      `yaml:"section_spans"`  // spans per section of a part (newest-first searches read whole sections)
 	// MemoryLimit is passed to the Go runtime (debug.SetMemoryLimit)
 	// unless GOMEMLIMIT is set in the environment; 0 leaves the runtime
 	// default (no limit). Default 800 MiB.
@@ -137,6 +138,7 @@ func Default() Config {
 			HeadMaxAge:        Duration(15 * time.Second),
 			MaxHeadBytes:      256 << 20,
 			MaxPartSpans:      4_000_000,
+			SectionSpans:      131_072,
 			MemoryLimit:       800 << 20,
 		},
 		Query: Query{Timeout: Duration(30 * time.Second)},
@@ -200,6 +202,7 @@ func (c *Config) Validate() error {
 		"storage.head_max_age":              int64(c.Storage.HeadMaxAge),
 		"storage.max_head_bytes":            int64(c.Storage.MaxHeadBytes),
 		"storage.max_part_spans":            c.Storage.MaxPartSpans,
+		"storage.section_spans":             int64(c.Storage.SectionSpans),
 		"query.timeout":                     int64(c.Query.Timeout),
 		"metrics.edge_wait":                 int64(c.Metrics.EdgeWait),
 		"metrics.max_pending":               int64(c.Metrics.MaxPending),

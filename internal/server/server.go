@@ -92,6 +92,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		HeadMaxAge:        time.Duration(cfg.Storage.HeadMaxAge),
 		MaxHeadBytes:      int64(cfg.Storage.MaxHeadBytes),
 		MaxPartSpans:      cfg.Storage.MaxPartSpans,
+		SectionSpans:      cfg.Storage.SectionSpans,
 		PartitionDuration: time.Duration(cfg.Storage.PartitionDuration),
 		Retention:         storeRetention(cfg.Storage.Retention),
 		MaxDiskBytes:      int64(cfg.Storage.MaxDiskBytes),

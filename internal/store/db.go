@@ -61,11 +61,15 @@ type Options struct {
 	// span is rewritten about once (at most three times).
 	MergeFanIn int
 	// MaxPartSpans caps the spans of a part made by a merge (default
-	// 4,000,000; a merge's inputs are chosen so that their sum fits).
-	// Parts are sorted by trace ID, so a newest-first search can only stop
-	// at part boundaries: the cap bounds how much one such search scans,
-	// at the cost of more parts.
+	// 4,000,000; a merge's inputs are chosen so that their sum fits). It
+	// bounds the work of one merge.
 	MaxPartSpans int64
+	// SectionSpans is the size of the sections of parts (0 = the part
+	// package default, 131,072 spans). A section is sorted by trace ID, so
+	// a newest-first search can only stop at section boundaries: smaller
+	// sections let it stop sooner, at a trace-filter check per section on
+	// every trace lookup.
+	SectionSpans int
 	// GranuleSpans is the number of spans per granule in parts; 0 = the
 	// part package default.
 	GranuleSpans int
@@ -654,7 +658,7 @@ func (db *DB) truncateBound(seg int) int {
 }
 
 func (db *DB) partOptions(seg int, replaces []uint64) part.WriteOptions {
-	return part.WriteOptions{GranuleSpans: db.opts.GranuleSpans, WALSegment: seg, Replaces: replaces}
+	return part.WriteOptions{GranuleSpans: db.opts.GranuleSpans, SectionSpans: db.opts.SectionSpans, WALSegment: seg, Replaces: replaces}
 }
 
 // Trace returns every stored span of the trace, sorted by start time, with
@@ -768,17 +772,23 @@ func (db *DB) Blocks(ctx context.Context) ([]query.Block, func(), error) {
 		}
 	}
 	for _, p := range parts {
-		blocks = append(blocks, partBlock{p.r})
+		// Each section of a part is a block of its own: sections cover
+		// successive times, so a newest-first search stops after the
+		// newest ones.
+		for i := range p.r.Sections() {
+			blocks = append(blocks, partBlock{p.r, i})
+		}
 	}
 	return blocks, func() { db.releaseParts(parts) }, nil
 }
 
-type partBlock struct{ r *part.Reader }
-
-func (b partBlock) Bounds() (int64, int64) {
-	m := b.r.Meta()
-	return m.MinStart, m.MaxStart
+// partBlock is one section of a part.
+type partBlock struct {
+	r   *part.Reader
+	sec int
 }
+
+func (b partBlock) Bounds() (int64, int64) { return b.r.SectionBounds(b.sec) }
 
 func (b partBlock) Scan(ctx context.Context, f *query.Filter, pre, fn func(*model.Span) bool) error {
 	pf := part.Filter{
@@ -789,7 +799,7 @@ func (b partBlock) Scan(ctx context.Context, f *query.Filter, pre, fn func(*mode
 		Services:    f.Services,
 		Tokens:      f.Tokens,
 	}
-	return b.r.Scan(ctx, &pf, pre, fn)
+	return b.r.ScanSection(ctx, b.sec, &pf, pre, fn)
 }
 
 // Flush writes the head to a part now. Tests and tools use it; the server

@@ -3,6 +3,7 @@ package part
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
 )
@@ -58,7 +59,40 @@ type footer struct {
 	top          []KeyValues
 	granules     []granule
 	dict         blockRef // zstd: resources, scopes, attribute keys
-	bloom        blockRef // raw: trace-ID Bloom filter
+	// sections partition the granules (in order); version 1 and 2 parts
+	// have one section whose filter is the part's trace filter.
+	sections []section
+}
+
+// section is a run of consecutive granules sorted by trace ID, with its own
+// trace-ID filter. A part holds its spans in sections in order of time
+// (a section's traces started before the next section's, as they were
+// written), so a newest-first search can stop after the newest sections.
+type section struct {
+	g0, g1 int      // granules [g0, g1)
+	traces int64    // traces starting in the section (a trace cut over granules counts once)
+	bloom  blockRef // raw: Bloom filter of the section's trace IDs
+
+	// Not stored: from the granules.
+	spans              int64
+	minStart, maxStart int64
+	minDur, maxDur     int64
+}
+
+// bound sets the section's span count and bounds from its granules.
+func (sec *section) bound(gs []granule) {
+	sec.spans = 0
+	sec.minStart, sec.maxStart = math.MaxInt64, math.MinInt64
+	sec.minDur, sec.maxDur = math.MaxInt64, math.MinInt64
+	for i := range gs {
+		g := &gs[i]
+		sec.spans += int64(g.spans)
+		sec.minStart, sec.maxStart = min(sec.minStart, g.minStart), max(sec.maxStart, g.maxStart)
+		sec.minDur, sec.maxDur = min(sec.minDur, g.minDur), max(sec.maxDur, g.maxDur)
+	}
+	if len(gs) == 0 {
+		sec.minStart, sec.maxStart, sec.minDur, sec.maxDur = 0, 0, 0, 0
+	}
 }
 
 func appendBlockRef(dst []byte, b *blockRef) []byte {
@@ -147,7 +181,17 @@ func (f *footer) append(dst []byte) []byte {
 		dst = appendBlockRef(dst, &g.tokens)
 	}
 	dst = appendBlockRef(dst, &f.dict)
-	return appendBlockRef(dst, &f.bloom)
+	if f.version < 3 {
+		return appendBlockRef(dst, &f.sections[0].bloom)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(f.sections)))
+	for i := range f.sections {
+		sec := &f.sections[i]
+		dst = binary.AppendUvarint(dst, uint64(sec.g1-sec.g0))
+		dst = binary.AppendUvarint(dst, uint64(sec.traces))
+		dst = appendBlockRef(dst, &sec.bloom)
+	}
+	return dst
 }
 
 // footerDecoder decodes a footer, checking every count and reference.
@@ -212,6 +256,59 @@ func (fd *footerDecoder) strings(max int) []string {
 		out[i] = fd.d.String()
 	}
 	return out
+}
+
+// decodeSections reads the trace filter (version 1 and 2: one section) or
+// the section table (version 3) and checks the granule order in each
+// section.
+func (f *footer) decodeSections(fd *footerDecoder) {
+	d := fd.d
+	if f.version < 3 {
+		f.sections = []section{{g0: 0, g1: len(f.granules), traces: f.traces}}
+		fd.block(&f.sections[0].bloom)
+	} else {
+		ns := d.Count(1 + 1 + 6)
+		if ns == 0 && fd.err == "" && d.Err() == nil {
+			fd.failf("no sections")
+			return
+		}
+		f.sections = make([]section, 0, ns)
+		g, traces := 0, int64(0)
+		for i := 0; i < ns && d.Err() == nil && fd.err == ""; i++ {
+			n := d.Uvarint()
+			if n > uint64(len(f.granules)-g) || n == 0 && len(f.granules) > 0 {
+				fd.failf("section %d: %d granules, %d left", i, n, len(f.granules)-g)
+				return
+			}
+			sec := section{g0: g, g1: g + int(n), traces: int64(d.Uvarint())}
+			fd.block(&sec.bloom)
+			g = sec.g1
+			traces += sec.traces
+			f.sections = append(f.sections, sec)
+		}
+		if d.Err() == nil && fd.err == "" && (g != len(f.granules) || traces != f.traces) {
+			fd.failf("sections hold %d granules and %d traces, footer says %d and %d", g, traces, len(f.granules), f.traces)
+			return
+		}
+	}
+	for i := range f.sections {
+		sec := &f.sections[i]
+		if sec.bloom.codec != codecRaw {
+			fd.failf("section %d: compressed trace filter", i)
+			return
+		}
+		for gi := sec.g0 + 1; gi < sec.g1; gi++ {
+			if compareID(&f.granules[gi-1].first, &f.granules[gi].first) > 0 {
+				fd.failf("granule %d: trace IDs out of order", gi)
+				return
+			}
+		}
+		if sec.g0 < sec.g1 && f.granules[sec.g0].cont {
+			fd.failf("granule %d: first of section %d continues a trace", sec.g0, i)
+			return
+		}
+		sec.bound(f.granules[sec.g0:sec.g1])
+	}
 }
 
 // colsIn returns the number of column blocks per granule in a part of
@@ -317,15 +414,9 @@ func decodeFooter(raw []byte, version int, dataEnd int64) (*footer, error) {
 		if g.tokens.codec != codecRaw {
 			fd.failf("granule %d: compressed token filter", i)
 		}
-		if i > 0 && compareID(&f.granules[i-1].first, &g.first) > 0 {
-			fd.failf("granule %d: trace IDs out of order", i)
-		}
 	}
 	fd.blockMax(&f.dict, maxDictRaw)
-	fd.block(&f.bloom)
-	if f.bloom.codec != codecRaw {
-		fd.failf("compressed trace filter")
-	}
+	f.decodeSections(fd)
 	if err := d.Err(); err != nil {
 		return nil, err
 	}

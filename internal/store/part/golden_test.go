@@ -22,6 +22,9 @@ const goldenPath = "testdata/golden.part"
 // readable. It is never regenerated.
 const goldenV1Path = "testdata/golden-v1.part"
 
+// goldenV2Path is the same for format version 2 (before sections).
+const goldenV2Path = "testdata/golden-v2.part"
+
 // goldenSpans is a small fixed input touching every column: three traces
 // (one bigger than a granule), shared resources and scopes, events, links,
 // array and map attributes, errors, a long (inline) span name.
@@ -69,7 +72,7 @@ func goldenSpans() []model.Span {
 	return spans
 }
 
-var goldenOpts = WriteOptions{GranuleSpans: 4, WALSegment: 7, Replaces: []uint64{3, 5}, TopValues: 3}
+var goldenOpts = WriteOptions{GranuleSpans: 4, WALSegment: 7, Replaces: []uint64{3, 5}, TopValues: 3, SectionSpans: 8}
 
 // TestGoldenPart freezes the format: the golden part must still be read
 // correctly, and writing the same input must produce the same bytes.
@@ -89,8 +92,8 @@ func TestGoldenPart(t *testing.T) {
 		writeFuzzSeeds(t, got)
 	}
 
-	// Read compatibility, this version and version 1.
-	for v, path := range map[int]string{Version: goldenPath, 1: goldenV1Path} {
+	// Read compatibility, this version and versions 1 and 2.
+	for v, path := range map[int]string{Version: goldenPath, 1: goldenV1Path, 2: goldenV2Path} {
 		r, err := Open(path)
 		require.NoError(t, err)
 		defer r.Close()
@@ -143,9 +146,12 @@ func writeFuzzSeeds(t *testing.T, golden []byte) {
 	require.NoError(t, err)
 	v1, err := os.ReadFile(goldenV1Path)
 	require.NoError(t, err)
+	v2, err := os.ReadFile(goldenV2Path)
+	require.NoError(t, err)
 	seeds := map[string][]byte{
 		"golden":           golden,
 		"golden-v1":        v1,
+		"golden-v2":        v2,
 		"empty":            emptyBytes,
 		"golden-truncated": golden[:len(golden)/2],
 		"magic-only":       []byte(magic + "\x01"),

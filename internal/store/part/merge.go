@@ -1,9 +1,11 @@
 package part
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
@@ -32,47 +34,120 @@ const mergeCheckEvery = 4096
 // ctx is done: a merge of large parts takes minutes and must not hold up a
 // shutdown.
 func MergeContext(ctx context.Context, path string, inputs []*Reader, opts WriteOptions) (*Meta, error) {
+	opts = opts.withDefaults()
 	w, err := Create(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	h := make(mergeHeap, 0, len(inputs))
+	stash := make([]mergeMaps, len(inputs)) // per input, shared by its sections
+	n := 0
+	for gi, group := range mergeGroups(inputs, opts.SectionSpans) {
+		if gi > 0 {
+			if err := w.NewSection(); err != nil {
+				w.Abort()
+				return nil, fmt.Errorf("merge %s: %w", path, err)
+			}
+		}
+		if err := mergeGroup(ctx, w, path, inputs, group, stash, &n); err != nil {
+			w.Abort()
+			return nil, err
+		}
+	}
+	return w.Finish()
+}
+
+// inputSection is one section of one input of a merge.
+type inputSection struct {
+	input, sec int
+	*section
+}
+
+// mergeGroups chooses the output sections of a merge: the inputs' sections
+// in order of time (their newest span start), cut into groups of at most
+// target spans (a section bigger than that is a group of its own). Each
+// group is merged by trace ID into one output section.
+func mergeGroups(inputs []*Reader, target int) [][]inputSection {
+	var all []inputSection
+	for i, r := range inputs {
+		for j := range r.ft.sections {
+			if sec := &r.ft.sections[j]; sec.spans > 0 {
+				all = append(all, inputSection{i, j, sec})
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b inputSection) int {
+		if c := cmp.Compare(a.maxStart, b.maxStart); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.minStart, b.minStart)
+	})
+	var groups [][]inputSection
+	var spans int64
+	for _, s := range all {
+		if len(groups) == 0 || spans+s.spans > int64(target) {
+			groups = append(groups, nil)
+			spans = 0
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], s)
+		spans += s.spans
+	}
+	return groups
+}
+
+// mergeGroup writes the spans of a group of input sections to w in (trace
+// ID, start) order, ties in input order. n counts the spans copied (for
+// context checks).
+func mergeGroup(ctx context.Context, w *Writer, path string, inputs []*Reader, group []inputSection, stash []mergeMaps, n *int) error {
+	h := make(mergeHeap, 0, len(group))
 	defer func() {
 		for _, in := range h {
 			in.release()
 		}
 	}()
-	for i, r := range inputs {
-		in := &mergeInput{r: r, idx: i}
+	// Ties go to the lower input, then the earlier section.
+	slices.SortFunc(group, func(a, b inputSection) int {
+		if c := cmp.Compare(a.input, b.input); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.sec, b.sec)
+	})
+	ins := make([]*mergeInput, len(group))
+	defer func() {
+		for _, in := range ins {
+			if in != nil && in.keys != nil {
+				stash[in.input] = in.mergeMaps
+			}
+		}
+	}()
+	for k, s := range group {
+		r := inputs[s.input]
+		in := &mergeInput{r: r, idx: k, input: s.input, gi: s.g0, gEnd: s.g1, mergeMaps: stash[s.input]}
+		ins[k] = in
 		ok, err := in.next()
 		if err != nil {
-			w.Abort()
-			return nil, fmt.Errorf("merge %s: read %s: %w", path, r.Path(), err)
+			return fmt.Errorf("merge %s: read %s: %w", path, r.Path(), err)
 		}
 		if ok {
 			h = append(h, in)
 		}
 	}
 	h.init()
-	for n := 0; len(h) > 0; n++ {
-		if n%mergeCheckEvery == 0 {
+	for ; len(h) > 0; *n++ {
+		if *n%mergeCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				w.Abort()
-				return nil, fmt.Errorf("merge %s: %w", path, err)
+				return fmt.Errorf("merge %s: %w", path, err)
 			}
 		}
 		in := h[0]
 		if err := w.addRaw(in); err != nil {
-			w.Abort()
 			if in.err != nil {
-				return nil, fmt.Errorf("merge %s: read %s: %w", path, in.r.Path(), err)
+				return fmt.Errorf("merge %s: read %s: %w", path, in.r.Path(), err)
 			}
-			return nil, fmt.Errorf("merge %s: %w", path, err)
+			return fmt.Errorf("merge %s: %w", path, err)
 		}
 		ok, err := in.next()
 		if err != nil {
-			w.Abort()
-			return nil, fmt.Errorf("merge %s: read %s: %w", path, in.r.Path(), err)
+			return fmt.Errorf("merge %s: read %s: %w", path, in.r.Path(), err)
 		}
 		if ok {
 			h.down(0)
@@ -83,16 +158,18 @@ func MergeContext(ctx context.Context, path string, inputs []*Reader, opts Write
 		h = h[:len(h)-1]
 		h.down(0)
 	}
-	return w.Finish()
+	return nil
 }
 
 // mergeInput is a cursor over the spans of one input of Merge, in stored
 // order, one granule at a time: the cheap columns are decoded, the heavy
 // ones are left encoded (pos are the current span's offsets in them).
 type mergeInput struct {
-	r   *Reader
-	idx int // position in the inputs: ties go to the lower
-	gi  int // next granule
+	r     *Reader
+	idx   int // position in the merge group: ties go to the lower
+	input int // index of r in the inputs
+	gi    int // next granule
+	gEnd  int // end of the granules to read (of a section)
 	gd  *gdec
 	i   int              // current span in gd, -1 before the first
 	pos [numHeavy]int    // offsets of the current span in the heavy columns
@@ -103,13 +180,17 @@ type mergeInput struct {
 	hi, lo uint64
 	start  int64
 
-	// Maps from the input's dictionaries to the output's (index+1; 0 = not
-	// mapped yet), filled as spans use them.
+	mergeMaps
+	vals []valMap // value of the current granule -> output entry
+}
+
+// mergeMaps map an input's dictionaries to the output's (index+1; 0 = not
+// mapped yet), filled as spans use them.
+type mergeMaps struct {
 	keys   []uint32 // key index -> output key ref+1
 	res    []uint32
 	scopes []uint32
-	shapes []int32  // shape -> output shape+1; -1: depends on the span (inline keys)
-	vals   []valMap // value of the current granule -> output entry
+	shapes []int32 // shape -> output shape+1; -1: depends on the span (inline keys)
 }
 
 type valMap struct {
@@ -141,7 +222,7 @@ func (in *mergeInput) next() (bool, error) {
 			}
 			in.release()
 		}
-		if in.gi >= len(in.r.ft.granules) {
+		if in.gi >= in.gEnd {
 			return false, nil
 		}
 		if in.r.closed.Load() {

@@ -26,10 +26,12 @@ import (
 	"github.com/ariadne-tracing/ariadne/internal/model"
 )
 
-// Version is the format version written by this package; Open reads only
-// this version. Version 2 added the granule value dictionary (column
-// "values"); version 1 stored every string attribute value inline.
-const Version = 2
+// Version is the format version written by this package; Open reads it
+// and versions 1 and 2. Version 3 added sections (runs of granules, each
+// sorted by trace ID with its own trace filter, in order of time); version
+// 2 added the granule value dictionary (column "values"); version 1 stored
+// every string attribute value inline.
+const Version = 3
 
 const (
 	magic       = "ARIPART"
@@ -106,7 +108,8 @@ const (
 	// are stored inline in the attrs column.
 	maxGranuleValues = 1 << 16
 	// traceFPRate and tokenFPRate are the Bloom filter false-positive rates.
-	traceFPRate = 0.01
+	// A trace lookup checks every section's filter, so theirs is lower.
+	traceFPRate = 0.002
 	tokenFPRate = 0.01
 )
 
@@ -115,6 +118,7 @@ const (
 	DefaultGranuleSpans = 2048
 	DefaultGranuleBytes = 8 << 20
 	DefaultTopValues    = 50
+	DefaultSectionSpans = 131072
 )
 
 // ErrCorrupt is matched (errors.Is) by every error reporting a part file
@@ -179,6 +183,7 @@ type Meta struct {
 	SpanCount  int64
 	TraceCount int64
 	Granules   int
+	Sections   int
 	// MinStart and MaxStart bound span start times, MaxEnd span end times
 	// (unix nanoseconds); MinDuration and MaxDuration bound End-Start.
 	// All are zero for an empty part.
@@ -218,6 +223,13 @@ type WriteOptions struct {
 	// TopValues is the number of most frequent values kept per attribute
 	// key in the footer (default 50; negative: none).
 	TopValues int
+	// SectionSpans is the size, in spans, that Write and Merge aim for in
+	// a section (default 131072). Write cuts its spans into sections by
+	// the start of their traces when there are more; Merge combines input
+	// sections of neighbouring times up to this size. A newest-first search
+	// reads whole sections, so smaller ones let it stop sooner; every
+	// section costs a trace-filter check per trace lookup.
+	SectionSpans int
 	// WALSegment is recorded in the footer, opaque to this package.
 	WALSegment int
 	// Replaces is recorded in the footer, opaque to this package (the store
@@ -238,6 +250,9 @@ func (o WriteOptions) withDefaults() WriteOptions {
 	}
 	if o.TopValues == 0 {
 		o.TopValues = DefaultTopValues
+	}
+	if o.SectionSpans <= 0 {
+		o.SectionSpans = DefaultSectionSpans
 	}
 	return o
 }

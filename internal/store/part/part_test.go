@@ -2,6 +2,7 @@ package part
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -710,4 +711,131 @@ func TestSpanSizeBound(t *testing.T) {
 		}
 		require.LessOrEqual(t, size, bound, "span %d", i)
 	}
+}
+
+// checkSections checks the sections of r against the spans written to it:
+// each section is sorted by trace ID and bounded by its spans' starts,
+// ScanSection over every section visits each span exactly once, Scan sees
+// the same, and every trace lookup returns the whole trace in start order.
+// It returns the spans of each section.
+func checkSections(t *testing.T, r *Reader, spans []model.Span) [][]model.Span {
+	t.Helper()
+	ctx := context.Background()
+	var bySec [][]model.Span
+	var all []string
+	for i := range r.Sections() {
+		var got []model.Span
+		err := r.ScanSection(ctx, i, nil, nil, func(s *model.Span) bool {
+			c := *s
+			c.Attrs, c.Events, c.Links = slices.Clone(s.Attrs), slices.Clone(s.Events), slices.Clone(s.Links)
+			got = append(got, c)
+			return true
+		})
+		require.NoError(t, err)
+		require.NotEmpty(t, got, "section %d", i)
+		lo, hi := r.SectionBounds(i)
+		minS, maxS := got[0].Start, got[0].Start
+		for j := range got {
+			minS, maxS = min(minS, got[j].Start), max(maxS, got[j].Start)
+			if j > 0 {
+				require.LessOrEqual(t, Compare(&got[j-1], &got[j]), 0, "section %d not sorted at span %d", i, j)
+			}
+		}
+		require.Equal(t, [2]int64{minS, maxS}, [2]int64{lo, hi}, "bounds of section %d", i)
+		bySec = append(bySec, got)
+		all = append(all, encodeAll(got)...)
+	}
+	require.ElementsMatch(t, encodeAll(spans), all)
+	require.ElementsMatch(t, all, encodeAll(scanAll(t, r, nil)))
+	for id, want := range byTrace(sortedCopy(spans)) {
+		got, err := r.Trace(id)
+		require.NoError(t, err)
+		require.ElementsMatch(t, encodeAll(want), encodeAll(got), "trace %s", id)
+		require.True(t, slices.IsSortedFunc(got, func(a, b model.Span) int { return cmp.Compare(a.Start, b.Start) }), "trace %s not in start order", id)
+		cheap, err := r.TraceCheap(id)
+		require.NoError(t, err)
+		require.Len(t, cheap, len(want))
+	}
+	return bySec
+}
+
+// traceStarts returns the earliest start of each trace in spans.
+func traceStarts(spans []model.Span) map[model.TraceID]int64 {
+	out := map[model.TraceID]int64{}
+	for _, s := range spans {
+		if v, ok := out[s.TraceID]; !ok || s.Start < v {
+			out[s.TraceID] = s.Start
+		}
+	}
+	return out
+}
+
+// Write cuts spans into sections of about SectionSpans by the start of
+// their traces, each trace whole in one section, earlier traces first; a
+// merge combines neighbouring sections up to SectionSpans, in time order,
+// and a trace written to parts minutes apart comes back whole.
+func TestSections(t *testing.T) {
+	const minute = int64(60e9)
+	base := int64(1.7e18)
+	var inputs []*Reader
+	var all []model.Span
+	inputSecs := 0
+	// A long trace with spans in the first and the last part.
+	long := realistic(40, 1, base, 1)
+	for i := range 4 {
+		spans := realistic(uint64(30+i), 3000, base+int64(i)*minute, minute)
+		if i == 0 || i == 3 {
+			for _, s := range long {
+				s.Start += int64(i) * minute
+				s.End += int64(i) * minute
+				spans = append(spans, s)
+			}
+		}
+		r, m := writePart(t, spans, WriteOptions{GranuleSpans: 128, SectionSpans: 1000})
+		require.Equal(t, (len(spans)+999)/1000, m.Sections)
+		bySec := checkSections(t, r, spans)
+		// Traces are whole in one section, and sections are in order of
+		// their traces' starts.
+		prevMax := int64(math.MinInt64)
+		seen := map[model.TraceID]int{}
+		for si, sec := range bySec {
+			starts := traceStarts(sec)
+			lo := int64(math.MaxInt64)
+			for id, st := range starts {
+				require.NotContains(t, seen, id, "trace %s in sections %d and %d", id, seen[id], si)
+				seen[id] = si
+				lo = min(lo, st)
+			}
+			require.GreaterOrEqual(t, lo, prevMax, "section %d starts before a trace of the previous one", si)
+			for _, st := range starts {
+				prevMax = max(prevMax, st)
+			}
+		}
+		inputs = append(inputs, r)
+		all = append(all, spans...)
+		inputSecs += m.Sections
+	}
+
+	path := filepath.Join(t.TempDir(), "merged.part")
+	const target = 2500
+	m, err := Merge(path, inputs, WriteOptions{GranuleSpans: 128, SectionSpans: target})
+	require.NoError(t, err)
+	r, err := Open(path)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Equal(t, int64(len(all)), m.SpanCount)
+	require.Less(t, m.Sections, inputSecs, "no input sections were combined")
+	require.Greater(t, m.Sections, len(all)/target-1)
+	bySec := checkSections(t, r, all)
+	prevMax := int64(math.MinInt64)
+	for si, sec := range bySec {
+		require.LessOrEqual(t, len(sec), target, "section %d", si)
+		_, hi := r.SectionBounds(si)
+		require.GreaterOrEqual(t, hi, prevMax, "section %d is older than the one before", si)
+		prevMax = hi
+	}
+	// The long trace is in two sections, and its lookup returns both halves.
+	got, err := r.Trace(long[0].TraceID)
+	require.NoError(t, err)
+	require.Len(t, got, 2*len(long))
 }

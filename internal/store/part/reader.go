@@ -1,12 +1,14 @@
 package part
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,7 +28,7 @@ type Reader struct {
 	path   string
 	ft     *footer
 	meta   *Meta
-	bloom  *bloom.Filter
+	blooms []*bloom.Filter // trace filter of each section
 	verify bool // check CRCs (tests turn it off to fuzz the decoders)
 	closed atomic.Bool
 
@@ -120,8 +122,8 @@ func (r *Reader) load() error {
 		return r.corrupt(0, "bad header magic", nil)
 	}
 	version := int(hdr[len(magic)])
-	if version != Version && version != 1 {
-		return r.corrupt(int64(len(magic)), fmt.Sprintf("format version %d, this build reads 1 and %d", version, Version), nil)
+	if version < 1 || version > Version {
+		return r.corrupt(int64(len(magic)), fmt.Sprintf("format version %d, this build reads 1 to %d", version, Version), nil)
 	}
 	var tr [trailerSize]byte
 	trOff := size - trailerSize
@@ -156,12 +158,16 @@ func (r *Reader) load() error {
 		return r.corrupt(fOff, "footer", err)
 	}
 	r.ft = ft
-	bb, err := r.readBlock(&ft.bloom, nil, nil)
-	if err != nil {
-		return err
-	}
-	if r.bloom, err = bloom.Decode(bb); err != nil {
-		return r.corrupt(ft.bloom.off, "trace filter", err)
+	r.blooms = make([]*bloom.Filter, len(ft.sections))
+	for i := range ft.sections {
+		b := &ft.sections[i].bloom
+		bb, err := r.readBlock(b, nil, nil) // the filter keeps bb
+		if err != nil {
+			return err
+		}
+		if r.blooms[i], err = bloom.Decode(bb); err != nil {
+			return r.corrupt(b.off, "trace filter", err)
+		}
 	}
 	r.meta = ft.meta(size)
 	return nil
@@ -206,7 +212,13 @@ func (r *Reader) Path() string { return r.path }
 // MayContain reports whether the part may hold spans of trace id (false:
 // certainly not). It uses only memory.
 func (r *Reader) MayContain(id model.TraceID) bool {
-	return r.bloom.MayContain(bloom.Hash(id[:]))
+	h := bloom.Hash(id[:])
+	for _, bf := range r.blooms {
+		if bf.MayContain(h) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes the file (of a Reader from Open). Calls made after Close
@@ -298,25 +310,32 @@ func (r *Reader) trace(id model.TraceID, heavy bool) ([]model.Span, error) {
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}
-	if !r.MayContain(id) {
-		return nil, nil
-	}
-	gs := r.ft.granules
-	lo := sort.Search(len(gs), func(i int) bool { return compareID(&gs[i].first, &id) >= 0 })
-	// The trace starts in granule lo if that granule begins with it (and
-	// does not continue it from lo-1); otherwise it can only be the last
-	// trace of lo-1, possibly continued in the granules after.
-	start := lo
-	if start == len(gs) || gs[start].first != id || gs[start].cont {
-		start--
-	}
-	start = max(start, 0)
+	h := bloom.Hash(id[:])
 	var out []model.Span
-	for i := start; i < len(gs) && (i == start || gs[i].first == id); i++ {
-		var err error
-		if out, err = r.traceInGranule(i, id, heavy, out); err != nil {
-			return nil, err
+	for si, sec := range r.ft.sections {
+		if !r.blooms[si].MayContain(h) {
+			continue
 		}
+		gs := r.ft.granules[sec.g0:sec.g1]
+		lo := sort.Search(len(gs), func(i int) bool { return compareID(&gs[i].first, &id) >= 0 })
+		// The trace starts in granule lo if that granule begins with it
+		// (and does not continue it from lo-1); otherwise it can only be
+		// the last trace of lo-1, possibly continued in the granules after.
+		start := lo
+		if start == len(gs) || gs[start].first != id || gs[start].cont {
+			start--
+		}
+		start = max(start, 0)
+		for i := start; i < len(gs) && (i == start || gs[i].first == id); i++ {
+			var err error
+			if out, err = r.traceInGranule(sec.g0+i, id, heavy, out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(r.ft.sections) > 1 && len(out) > 0 {
+		// A trace in several sections: back to start order.
+		slices.SortStableFunc(out, func(a, b model.Span) int { return cmp.Compare(a.Start, b.Start) })
 	}
 	return out, nil
 }

@@ -48,6 +48,31 @@ type Filter struct {
 // keeps anything must copy it. Strings are not reused and may be kept.
 // Resource and Scope are shared with the Reader and must not be modified.
 func (r *Reader) Scan(ctx context.Context, f *Filter, pre, fn func(*model.Span) bool) error {
+	ft := r.ft
+	all := section{g0: 0, g1: len(ft.granules), spans: ft.spans,
+		minStart: ft.minStart, maxStart: ft.maxStart, minDur: ft.minDur, maxDur: ft.maxDur}
+	return r.scan(ctx, &all, f, pre, fn)
+}
+
+// Sections returns the number of sections of the part (at least 1). A
+// section is a run of granules sorted by trace ID; sections are in order of
+// time (as written: Write and Merge put earlier traces first), and a trace
+// may have spans in more than one.
+func (r *Reader) Sections() int { return len(r.ft.sections) }
+
+// SectionBounds returns the smallest and largest span start in section i
+// (both 0 if it is empty).
+func (r *Reader) SectionBounds(i int) (minStart, maxStart int64) {
+	sec := &r.ft.sections[i]
+	return sec.minStart, sec.maxStart
+}
+
+// ScanSection is Scan over the spans of section i only.
+func (r *Reader) ScanSection(ctx context.Context, i int, f *Filter, pre, fn func(*model.Span) bool) error {
+	return r.scan(ctx, &r.ft.sections[i], f, pre, fn)
+}
+
+func (r *Reader) scan(ctx context.Context, sec *section, f *Filter, pre, fn func(*model.Span) bool) error {
 	if r.closed.Load() {
 		return ErrClosed
 	}
@@ -55,8 +80,8 @@ func (r *Reader) Scan(ctx context.Context, f *Filter, pre, fn func(*model.Span) 
 		f = &Filter{}
 	}
 	ft := r.ft
-	if ft.spans == 0 || !overlaps(ft.minStart, ft.maxStart, f.MinStart, f.MaxStart) ||
-		!overlaps(ft.minDur, ft.maxDur, f.MinDuration, f.MaxDuration) {
+	if sec.spans == 0 || !overlaps(sec.minStart, sec.maxStart, f.MinStart, f.MaxStart) ||
+		!overlaps(sec.minDur, sec.maxDur, f.MinDuration, f.MaxDuration) {
 		return nil
 	}
 	var svcWanted []bool // by service index; nil: any service
@@ -80,7 +105,7 @@ func (r *Reader) Scan(ctx context.Context, f *Filter, pre, fn func(*model.Span) 
 		tokens[i] = bloom.HashString(t)
 	}
 	var list []int // granules that may hold matching spans, by their index and service sets
-	for gi := range ft.granules {
+	for gi := sec.g0; gi < sec.g1; gi++ {
 		g := &ft.granules[gi]
 		if !overlaps(g.minStart, g.maxStart, f.MinStart, f.MaxStart) ||
 			!overlaps(g.minDur, g.maxDur, f.MinDuration, f.MaxDuration) {

@@ -27,7 +27,12 @@ func sizeReport(r *Reader) (perSpan float64, report string) {
 		tokens += int64(g.tokens.size)
 	}
 	size := r.meta.Size
-	footer := size - ft.bloom.off - int64(ft.bloom.size)
+	var filters int64
+	for _, sec := range ft.sections {
+		filters += int64(sec.bloom.size)
+	}
+	last := &ft.sections[len(ft.sections)-1].bloom
+	footer := size - last.off - int64(last.size)
 	type row struct {
 		name      string
 		bytes, rw int64
@@ -37,9 +42,10 @@ func sizeReport(r *Reader) (perSpan float64, report string) {
 		rows = append(rows, row{colNames[c], cols[c], raw[c]})
 	}
 	rows = append(rows, row{"token filters", tokens, tokens}, row{"dictionary", int64(ft.dict.size), int64(ft.dict.raw)},
-		row{"trace filter", int64(ft.bloom.size), int64(ft.bloom.size)}, row{"footer+header+trailer", footer + headerSize, footer + headerSize})
+		row{"trace filters", filters, filters}, row{"footer+header+trailer", footer + headerSize, footer + headerSize})
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].bytes > rows[j].bytes })
 	var b strings.Builder
+	fmt.Fprintf(&b, "%d sections, ", len(ft.sections))
 	fmt.Fprintf(&b, "%d spans, %d traces, %d granules, %d bytes: %.2f bytes/span (footer %.3f%% of the file)\n",
 		ft.spans, ft.traces, len(ft.granules), size, float64(size)/n, 100*float64(footer)/float64(size))
 	fmt.Fprintf(&b, "%-22s %10s %10s\n", "column", "bytes/span", "raw/span")
@@ -65,6 +71,7 @@ func TestSizeBudget(t *testing.T) {
 	perSpan, report := sizeReport(r)
 	t.Log("\n" + report)
 	require.LessOrEqual(t, perSpan, 60.0)
-	footer := r.meta.Size - r.ft.bloom.off - int64(r.ft.bloom.size)
+	last := &r.ft.sections[len(r.ft.sections)-1].bloom
+	footer := r.meta.Size - last.off - int64(last.size)
 	require.Less(t, float64(footer), 0.005*float64(r.meta.Size))
 }

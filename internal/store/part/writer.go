@@ -162,6 +162,13 @@ type Writer struct {
 	minDur, maxDur   int64
 	traceHashes      []uint64
 
+	// Sections: the closed ones (bloom not set until finish), the end of
+	// each one's hashes in traceHashes, and where the current one began.
+	sections   []section
+	secHashEnd []int
+	secG0      int
+	secTraces0 int64
+
 	havePrev  bool
 	prevID    model.TraceID
 	prevStart int64
@@ -1083,6 +1090,31 @@ func (w *Writer) writeBlock(raw []byte, allowZstd bool) blockRef {
 	return b
 }
 
+// NewSection ends the current section, if it has spans: the spans added
+// next go to a new run of granules sorted by trace ID, so they may again
+// start with any trace ID. A trace with spans on both sides is stored in
+// both sections (and counted as a trace in each). Writers of parts put
+// earlier traces in earlier sections (see WriteOptions.SectionSpans).
+func (w *Writer) NewSection() error {
+	if w.f == nil {
+		return ErrWriterClosed
+	}
+	w.commitPending()
+	w.flushGranule()
+	w.closeSection()
+	w.havePrev = false
+	return w.err
+}
+
+func (w *Writer) closeSection() {
+	if len(w.granules) == w.secG0 {
+		return
+	}
+	w.sections = append(w.sections, section{g0: w.secG0, g1: len(w.granules), traces: w.traces - w.secTraces0})
+	w.secHashEnd = append(w.secHashEnd, len(w.traceHashes))
+	w.secG0, w.secTraces0 = len(w.granules), w.traces
+}
+
 // Finish writes the rest of the part (last granule, dictionaries, trace
 // filter, footer), fsyncs it, renames it to its path and fsyncs the
 // directory. When it returns nil the part is durable and complete. On error
@@ -1093,6 +1125,7 @@ func (w *Writer) Finish() (*Meta, error) {
 	}
 	w.commitPending()
 	w.flushGranule()
+	w.closeSection()
 	meta, err := w.finish()
 	if err != nil {
 		w.Abort()
@@ -1121,11 +1154,21 @@ func (w *Writer) finish() (*Meta, error) {
 	}
 	ft.dict = w.writeBlock(dict, true)
 
-	bf := bloom.New(len(w.traceHashes), traceFPRate)
-	for _, h := range w.traceHashes {
-		bf.Add(h)
+	if len(w.sections) == 0 { // an empty part has one empty section
+		w.sections = []section{{}}
+		w.secHashEnd = []int{0}
 	}
-	ft.bloom = w.writeBlock(bf.Append(nil), false)
+	from := 0
+	for i := range w.sections {
+		hs := w.traceHashes[from:w.secHashEnd[i]]
+		from = w.secHashEnd[i]
+		bf := bloom.New(len(hs), traceFPRate)
+		for _, h := range hs {
+			bf.Add(h)
+		}
+		w.sections[i].bloom = w.writeBlock(bf.Append(w.scratch[:0]), false)
+	}
+	ft.sections = w.sections
 
 	for i := range w.res.entries {
 		e := &w.res.entries[i]
@@ -1226,17 +1269,67 @@ func Write(path string, spans []model.Span, opts WriteOptions) (*Meta, error) {
 		}
 	}
 	keys = sortKeys(keys)
+	opts = opts.withDefaults()
 	w, err := Create(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		if err := w.Add(&spans[k.idx]); err != nil {
-			w.Abort()
-			return nil, fmt.Errorf("write part %s: span %d: %w", path, k.idx, err)
+	for si, sec := range sectionKeys(keys, opts.SectionSpans) {
+		if si > 0 {
+			if err := w.NewSection(); err != nil {
+				w.Abort()
+				return nil, fmt.Errorf("write part %s: %w", path, err)
+			}
+		}
+		for _, k := range sec {
+			if err := w.Add(&spans[k.idx]); err != nil {
+				w.Abort()
+				return nil, fmt.Errorf("write part %s: span %d: %w", path, k.idx, err)
+			}
 		}
 	}
 	return w.Finish()
+}
+
+// sectionKeys cuts keys, sorted by trace ID and start, into sections of
+// about target spans (as many as needed, of equal size) by the start of
+// their traces: each trace goes whole to one section, earlier traces to
+// earlier sections, and each section stays sorted by trace ID.
+func sectionKeys(keys []sortKey, target int) [][]sortKey {
+	nsec := (len(keys) + target - 1) / target
+	if nsec <= 1 {
+		return [][]sortKey{keys}
+	}
+	type trace struct {
+		start    int64
+		from, to int32 // keys[from:to]
+	}
+	var traces []trace
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j].hi == keys[i].hi && keys[j].lo == keys[i].lo {
+			j++
+		}
+		traces = append(traces, trace{keys[i].start, int32(i), int32(j)}) // sorted by start: the first is the earliest
+		i = j
+	}
+	byStart := make([]int32, len(traces))
+	for i := range byStart {
+		byStart[i] = int32(i)
+	}
+	slices.SortStableFunc(byStart, func(a, b int32) int { return cmp.Compare(traces[a].start, traces[b].start) })
+	sec := make([]uint8, len(traces)) // nsec ≤ 255 is all Write needs; more would only be smaller sections
+	nsec = min(nsec, 255)
+	sum := 0
+	for _, t := range byStart {
+		sec[t] = uint8(min(sum*nsec/len(keys), nsec-1))
+		sum += int(traces[t].to - traces[t].from)
+	}
+	out := make([][]sortKey, nsec)
+	for i, t := range traces {
+		out[sec[i]] = append(out[sec[i]], keys[t.from:t.to]...)
+	}
+	return slices.DeleteFunc(out, func(s []sortKey) bool { return len(s) == 0 })
 }
 
 // sortKey is the part order of spans[idx]: trace ID as two big-endian
@@ -1299,6 +1392,7 @@ func compareSortKeys(a, b sortKey) int {
 func (f *footer) meta(size int64) *Meta {
 	m := &Meta{
 		Version: f.version, Size: size, SpanCount: f.spans, TraceCount: f.traces, Granules: len(f.granules),
+		Sections: len(f.sections),
 		MinStart: f.minStart, MaxStart: f.maxStart, MaxEnd: f.maxEnd, MinDuration: f.minDur, MaxDuration: f.maxDur,
 		WALSegment: f.walSegment, OperationsTruncated: f.opsTruncated, TopValues: f.top,
 	}
