@@ -532,4 +532,3 @@ func (s *Sampler) Stats() Stats {
 	}
 	return st
 }
-

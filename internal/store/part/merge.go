@@ -170,11 +170,11 @@ type mergeInput struct {
 	input int // index of r in the inputs
 	gi    int // next granule
 	gEnd  int // end of the granules to read (of a section)
-	gd  *gdec
-	i   int              // current span in gd, -1 before the first
-	pos [numHeavy]int    // offsets of the current span in the heavy columns
-	cur [numHeavy]uint32 // its lengths there (set by Writer.addRaw)
-	err error            // the input is corrupt
+	gd    *gdec
+	i     int              // current span in gd, -1 before the first
+	pos   [numHeavy]int    // offsets of the current span in the heavy columns
+	cur   [numHeavy]uint32 // its lengths there (set by Writer.addRaw)
+	err   error            // the input is corrupt
 
 	// Sort key of the current span: trace ID (big-endian halves), start.
 	hi, lo uint64

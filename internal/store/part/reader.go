@@ -29,7 +29,7 @@ type Reader struct {
 	ft     *footer
 	meta   *Meta
 	blooms []*bloom.Filter // trace filter of each section
-	verify bool // check CRCs (tests turn it off to fuzz the decoders)
+	verify bool            // check CRCs (tests turn it off to fuzz the decoders)
 	closed atomic.Bool
 
 	dictOnce sync.Once
