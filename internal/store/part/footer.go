@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
 )
@@ -28,6 +29,9 @@ type granule struct {
 	minDur   int64
 	maxDur   int64
 	services []uint32 // sorted indexes into footer.services
+	// svcMaxDur[j] bounds the durations of the spans of services[j] from
+	// above (version 3, see durCode; nil before: then maxDur bounds all).
+	svcMaxDur []int64
 	cols     [numCols]blockRef
 	tokens   blockRef // raw bloom filter
 }
@@ -174,6 +178,11 @@ func (f *footer) append(dst []byte) []byte {
 				dst = binary.AppendUvarint(dst, uint64(s-prev-1))
 			}
 			prev = s
+		}
+		if f.version >= 3 {
+			for _, d := range g.svcMaxDur {
+				dst = append(dst, durCode(d))
+			}
 		}
 		for c := range g.cols[:colsIn(f.version)] {
 			dst = appendBlockRef(dst, &g.cols[c])
@@ -399,6 +408,12 @@ func decodeFooter(raw []byte, version int, dataEnd int64) (*footer, error) {
 			g.services[j] = uint32(v)
 			next = v + 1
 		}
+		if version >= 3 {
+			g.svcMaxDur = make([]int64, ns)
+			for j := range g.svcMaxDur {
+				g.svcMaxDur[j] = durBound(d.Byte())
+			}
+		}
 		for c := range g.cols[:ncols] {
 			fd.block(&g.cols[c])
 		}
@@ -433,4 +448,28 @@ func decodeFooter(raw []byte, version int, dataEnd int64) (*footer, error) {
 		return nil, fmt.Errorf("granules hold %d spans, footer says %d", total, f.spans)
 	}
 	return f, nil
+}
+
+// durCode encodes an upper bound of duration d in one byte: code c stands
+// for (4 + c mod 4) << (c / 4) nanoseconds (the bound is at most 25% above
+// d; 0 for d ≤ 4, saturating at math.MaxInt64).
+func durCode(d int64) byte {
+	if d <= 4 {
+		return 0
+	}
+	e := max(bits.Len64(uint64(d))-3, 0)
+	q := (uint64(d) + 1<<e - 1) >> e // in [4, 8]
+	if q == 8 {
+		e, q = e+1, 4
+	}
+	return byte(e<<2 | int(q-4))
+}
+
+// durBound is the duration a durCode stands for.
+func durBound(c byte) int64 {
+	e, m := uint(c>>2), int64(4+c&3)
+	if e >= 61 {
+		return math.MaxInt64
+	}
+	return m << e
 }

@@ -17,6 +17,7 @@ type gdec struct {
 	read   []byte
 	cols   [numCols][]byte
 	colBuf [numCols][]byte
+	loaded [numCols]bool // cols[c] holds column c
 
 	// Cheap columns, decoded for spans [0, decoded).
 	n       int
@@ -50,6 +51,7 @@ func getGdec(r *Reader, gi int) *gdec {
 	gd.g = &r.ft.granules[gi]
 	gd.n = gd.g.spans
 	gd.decoded = 0
+	gd.loaded = [numCols]bool{}
 	gd.runIDs = gd.runIDs[:0]
 	for c := range gd.heavy {
 		gd.heavy[c] = nil
@@ -84,8 +86,18 @@ func (gd *gdec) corrupt(c int, reason string, err error) error {
 }
 
 // readCols reads, checks and decompresses columns [from, to) with one
-// ReadAt (they are contiguous in the file).
+// ReadAt (they are contiguous in the file). Columns already loaded are
+// left as they are.
 func (gd *gdec) readCols(from, to int) error {
+	for from < to && gd.loaded[from] {
+		from++
+	}
+	for to > from && gd.loaded[to-1] {
+		to--
+	}
+	if from == to {
+		return nil
+	}
 	first, last := &gd.g.cols[from], &gd.g.cols[to-1]
 	size := int(last.off + int64(last.size) - first.off)
 	if cap(gd.read) < size {
@@ -96,6 +108,9 @@ func (gd *gdec) readCols(from, to int) error {
 		return err
 	}
 	for c := from; c < to; c++ {
+		if gd.loaded[c] {
+			continue
+		}
 		b := &gd.g.cols[c]
 		rel := b.off - first.off
 		out, err := gd.r.checkBlock(b, buf[rel:rel+int64(b.size)], gd.colBuf[c])
@@ -103,6 +118,7 @@ func (gd *gdec) readCols(from, to int) error {
 			return err
 		}
 		gd.cols[c], gd.colBuf[c] = out, out
+		gd.loaded[c] = true
 		switch {
 		case c == colValues:
 			dc, err := gd.r.loadDict()
@@ -262,6 +278,52 @@ func resize[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
+}
+
+// lastCandidate returns the index of the last span of the granule whose
+// service is wanted (svcWanted nil: any) and whose duration is in [minDur,
+// maxDur] (0: unbounded), or -1 if there is none. It reads and decodes only
+// the duration and resource columns: a scan with such conditions skips the
+// other columns of granules without candidates, and decodes the rest only
+// up to the last candidate.
+func (gd *gdec) lastCandidate(svcWanted []bool, minDur, maxDur int64) (int, error) {
+	dc, err := gd.r.loadDict()
+	if err != nil {
+		return -1, err
+	}
+	if err := gd.readCols(colDuration, colDuration+1); err != nil {
+		return -1, err
+	}
+	if svcWanted != nil {
+		if err := gd.readCols(colResScope, colResScope+1); err != nil {
+			return -1, err
+		}
+	}
+	dd := model.NewDecoder(gd.cols[colDuration])
+	rd := model.NewDecoder(gd.cols[colResScope])
+	last := -1
+	for i := 0; i < gd.n; i++ {
+		d := dd.Varint()
+		ok := (minDur == 0 || d >= minDur) && (maxDur == 0 || d <= maxDur)
+		if svcWanted != nil {
+			ri := rd.Uvarint()
+			rd.Uvarint() // scope
+			if ri >= uint64(len(dc.res)) {
+				return -1, gd.corrupt(colResScope, "resource index out of range", rd.Err())
+			}
+			ok = ok && svcWanted[dc.resSvc[ri]]
+		}
+		if ok {
+			last = i
+		}
+	}
+	if err := dd.Err(); err != nil {
+		return -1, gd.corrupt(colDuration, "bad encoding", err)
+	}
+	if err := rd.Err(); err != nil {
+		return -1, gd.corrupt(colResScope, "bad encoding", err)
+	}
+	return last, nil
 }
 
 // cheapSpan fills s with the cheap fields of span i (decoded) and clears

@@ -264,6 +264,9 @@ func TestScan(t *testing.T) {
 		{Services: []string{""}},
 		{Services: []string{"svc-1"}, MinDuration: 1},
 		{Services: []string{"checkout"}, MinStart: mid, MinDuration: 1e6},
+		{Services: []string{"payment"}, MinDuration: 20e6},
+		{Services: []string{"frontend", "db"}, MinDuration: 100e6},
+		{Services: []string{"cart"}, MinDuration: 5e6, MaxDuration: 6e6},
 	}
 	// Each filter on the parallel path (GOMAXPROCS > 1: granules decoded on
 	// several goroutines) and on the sequential one, in the same order.
@@ -838,4 +841,57 @@ func TestSections(t *testing.T) {
 	got, err := r.Trace(long[0].TraceID)
 	require.NoError(t, err)
 	require.Len(t, got, 2*len(long))
+}
+
+// durCode bounds a duration from above within 25%, for every int64.
+func TestDurCode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	ds := []int64{math.MinInt64, -1, 0, 1, 4, 5, 7, 8, 9, 15, 16, 17, 1000, 50e6, math.MaxInt64 - 1, math.MaxInt64}
+	for range 100000 {
+		ds = append(ds, rng.Int64N(1<<uint(rng.IntN(63))+1))
+	}
+	for _, d := range ds {
+		b := durBound(durCode(d))
+		require.GreaterOrEqual(t, b, d, "d=%d code=%d", d, durCode(d))
+		if d > 4 && d < math.MaxInt64/2 {
+			require.LessOrEqual(t, float64(b), 1.25*float64(d)+1, "d=%d code=%d", d, durCode(d))
+		}
+	}
+}
+
+// The footer's per-service maximum duration of each granule bounds the
+// durations of that service's spans there, tightly (within durCode's 25%),
+// so a search for a service and a minimum duration skips granules.
+func TestServiceMaxDuration(t *testing.T) {
+	spans := realistic(13, 20000, 1_700_000_000e9, 600e9)
+	r, m := writePart(t, spans, WriteOptions{GranuleSpans: 256})
+	skipped := 0
+	for gi := range r.ft.granules {
+		g := &r.ft.granules[gi]
+		gd := getGdec(r, gi)
+		require.NoError(t, gd.readCols(0, firstHeavy))
+		require.NoError(t, gd.decodeRuns())
+		require.NoError(t, gd.decodeCheap(gd.n))
+		truth := map[uint32]int64{}
+		for i := 0; i < gd.n; i++ {
+			s := gd.dict.resSvc[gd.res[i]]
+			if d, ok := truth[s]; !ok || gd.end[i]-gd.start[i] > d {
+				truth[s] = gd.end[i] - gd.start[i]
+			}
+		}
+		putGdec(gd)
+		require.Len(t, g.svcMaxDur, len(g.services))
+		require.Len(t, truth, len(g.services))
+		for j, s := range g.services {
+			require.GreaterOrEqual(t, g.svcMaxDur[j], truth[s], "granule %d, service %s", gi, r.ft.services[s])
+			require.LessOrEqual(t, float64(g.svcMaxDur[j]), 1.25*float64(truth[s])+4, "granule %d, service %s", gi, r.ft.services[s])
+			wanted := make([]bool, len(r.ft.services))
+			wanted[s] = true
+			if !anyService(g, wanted, 50e6) {
+				skipped++
+			}
+		}
+	}
+	t.Logf("%d of %d (granule, service) pairs skipped at 50ms", skipped, len(m.Services)*m.Granules)
+	require.Positive(t, skipped)
 }

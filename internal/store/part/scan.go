@@ -111,7 +111,7 @@ func (r *Reader) scan(ctx context.Context, sec *section, f *Filter, pre, fn func
 			!overlaps(g.minDur, g.maxDur, f.MinDuration, f.MaxDuration) {
 			continue
 		}
-		if svcWanted != nil && !anyService(g.services, svcWanted) {
+		if svcWanted != nil && !anyService(g, svcWanted, f.MinDuration) {
 			continue
 		}
 		list = append(list, gi)
@@ -177,16 +177,26 @@ func (sc *scanner) prepareInto(gi int, sel []int32, tokBuf []byte) prepared {
 		}
 	}
 	gd := getGdec(r, gi)
+	to := gd.n // spans [0, to) may match
+	if sc.svcWanted != nil || f.MinDuration != 0 || f.MaxDuration != 0 {
+		last, err := gd.lastCandidate(sc.svcWanted, f.MinDuration, f.MaxDuration)
+		if err != nil || last < 0 {
+			p.err = err
+			putGdec(gd)
+			return p
+		}
+		to = last + 1
+	}
 	if p.err = gd.readCols(0, firstHeavy); p.err == nil {
 		if p.err = gd.decodeRuns(); p.err == nil {
-			p.err = gd.decodeCheap(gd.n)
+			p.err = gd.decodeCheap(to)
 		}
 	}
 	if p.err != nil {
 		putGdec(gd)
 		return p
 	}
-	for i := 0; i < gd.n; i++ {
+	for i := 0; i < to; i++ {
 		st, d := gd.start[i], gd.end[i]-gd.start[i]
 		if f.MinStart != 0 && st < f.MinStart || f.MaxStart != 0 && st > f.MaxStart ||
 			f.MinDuration != 0 && d < f.MinDuration || f.MaxDuration != 0 && d > f.MaxDuration {
@@ -322,9 +332,11 @@ func overlaps(lo, hi, min, max int64) bool {
 	return (min == 0 || hi >= min) && (max == 0 || lo <= max)
 }
 
-func anyService(have []uint32, wanted []bool) bool {
-	for _, s := range have {
-		if wanted[s] {
+// anyService reports whether granule g has spans of a wanted service that
+// last at least minDur (0: any).
+func anyService(g *granule, wanted []bool, minDur int64) bool {
+	for j, s := range g.services {
+		if wanted[s] && (minDur == 0 || g.svcMaxDur == nil || g.svcMaxDur[j] >= minDur) {
 			return true
 		}
 	}

@@ -93,6 +93,7 @@ type dictEntry struct {
 	attrs  []model.Attr
 	spans  int64 // resources: number of spans (for top values)
 	mark   int   // last granule that used it
+	maxDur int64 // resources: longest span duration in granule mark
 }
 
 // interner deduplicates resources or scopes by their encoding. Callers
@@ -194,6 +195,8 @@ type Writer struct {
 	set               []uint64 // hash set for distinct tokens
 	parentIdx         spanIndex
 	svcScratch        []uint32
+	svcMaxDur         []int64  // by service index, for the granule being flushed
+	resScratch        []uint32 // resources of the granule being flushed
 	scratch           []byte
 }
 
@@ -948,6 +951,7 @@ func (w *Writer) flushGranule() {
 	gm.maxStart = math.MinInt64
 	gm.minDur, gm.maxDur = math.MaxInt64, math.MinInt64
 	w.svcScratch = w.svcScratch[:0]
+	w.resScratch = w.resScratch[:0]
 	pos = 0
 	for _, r := range g.runs {
 		spans := g.spans[pos : pos+r.n]
@@ -981,8 +985,12 @@ func (w *Writer) flushGranule() {
 			granIdx := len(w.granules)
 			if re := &w.res.entries[s.res]; re.mark != granIdx {
 				re.mark = granIdx
+				re.maxDur = d
 				w.svcScratch = append(w.svcScratch, re.svc)
+				w.resScratch = append(w.resScratch, s.res)
 				g.tokens = append(g.tokens, re.tokens...)
+			} else {
+				re.maxDur = max(re.maxDur, d)
 			}
 			if se := &w.scopes.entries[s.scope]; se.mark != granIdx {
 				se.mark = granIdx
@@ -992,6 +1000,20 @@ func (w *Writer) flushGranule() {
 	}
 	slices.Sort(w.svcScratch)
 	gm.services = slices.Clone(slices.Compact(w.svcScratch))
+	for len(w.svcMaxDur) < len(w.svcList) {
+		w.svcMaxDur = append(w.svcMaxDur, 0)
+	}
+	for _, s := range gm.services {
+		w.svcMaxDur[s] = math.MinInt64
+	}
+	for _, ri := range w.resScratch {
+		re := &w.res.entries[ri]
+		w.svcMaxDur[re.svc] = max(w.svcMaxDur[re.svc], re.maxDur)
+	}
+	gm.svcMaxDur = make([]int64, len(gm.services))
+	for j, s := range gm.services {
+		gm.svcMaxDur[j] = w.svcMaxDur[s]
+	}
 
 	for c := range gm.cols {
 		var raw []byte
