@@ -21,6 +21,10 @@ type Filter struct {
 	// resource, scope, events and links: "key" for a key, "key=value" for a
 	// string, int or bool value (ints in decimal, bools as true/false).
 	Tokens []string
+	// Complete says that the caller's pre will accept most spans that
+	// satisfy the rest of the filter: a block may then read what completes
+	// them ahead (in parallel) instead of when pre asks.
+	Complete bool
 }
 
 // Block is one searchable unit of storage: the in-memory head or one part.
@@ -97,6 +101,7 @@ func (e *Engine) Search(ctx context.Context, q *Query) ([]Result, error) {
 	})
 	f := q.filter()
 	needFull := len(q.Conds) > 0
+	f.Complete = needFull
 
 	cands := map[model.TraceID]int64{}
 	done := map[model.TraceID]bool{}

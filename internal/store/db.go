@@ -798,6 +798,7 @@ func (b partBlock) Scan(ctx context.Context, f *query.Filter, pre, fn func(*mode
 		MaxDuration: f.MaxDuration,
 		Services:    f.Services,
 		Tokens:      f.Tokens,
+		Complete:    f.Complete,
 	}
 	return b.r.ScanSection(ctx, b.sec, &pf, pre, fn)
 }

@@ -110,7 +110,7 @@ const (
 	// traceFPRate and tokenFPRate are the Bloom filter false-positive rates.
 	// A trace lookup checks every section's filter, so theirs is lower.
 	traceFPRate = 0.002
-	tokenFPRate = 0.01
+	tokenFPRate = 0.002
 )
 
 // Defaults for WriteOptions.

@@ -267,6 +267,8 @@ func TestScan(t *testing.T) {
 		{Services: []string{"payment"}, MinDuration: 20e6},
 		{Services: []string{"frontend", "db"}, MinDuration: 100e6},
 		{Services: []string{"cart"}, MinDuration: 5e6, MaxDuration: 6e6},
+		{Complete: true},
+		{Services: []string{"payment"}, MinDuration: 20e6, Complete: true},
 	}
 	// Each filter on the parallel path (GOMAXPROCS > 1: granules decoded on
 	// several goroutines) and on the sequential one, in the same order.

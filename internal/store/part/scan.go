@@ -29,6 +29,12 @@ type Filter struct {
 	// values. Scan does not check tokens per span: the caller must check
 	// the attributes of the spans it is given.
 	Tokens []string
+	// Complete says that pre will return true for most spans that satisfy
+	// the filter: a parallel scan then reads and decompresses the columns
+	// that complete them (attributes, events, links) on its workers, for
+	// every granule with such a span, instead of on the caller's goroutine
+	// when pre first asks.
+	Complete bool
 }
 
 // Scan calls pre and fn for the spans of the part that satisfy f's time,
@@ -210,6 +216,12 @@ func (sc *scanner) prepareInto(gi int, sel []int32, tokBuf []byte) prepared {
 	if len(p.sel) == 0 {
 		putGdec(gd)
 		return p
+	}
+	if f.Complete {
+		if p.err = gd.readCols(firstHeavy, numCols); p.err != nil {
+			putGdec(gd)
+			return p
+		}
 	}
 	p.gd = gd
 	return p
