@@ -348,6 +348,12 @@ func (db *DB) loadParts() (int, error) {
 				continue
 			}
 			r, err := part.Open(path)
+			if errors.Is(err, part.ErrNewerVersion) {
+				// Written by a newer build: setting it aside would hide its
+				// spans (their WAL is gone). Refuse to start instead.
+				db.closeParts()
+				return 0, fmt.Errorf("%w (run a newer ariadne on this data directory)", err)
+			}
 			if err != nil {
 				db.log.Error("part unreadable, moved aside", "path", path, "err", err)
 				_ = os.Rename(path, path+".corrupt")

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ariadne-tracing/ariadne/internal/model"
+	"github.com/ariadne-tracing/ariadne/internal/store/part"
 )
 
 type fakeClock struct {
@@ -167,4 +168,41 @@ func TestOverloadWhenHeadFull(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, spans, 1, "trace %d", i)
 	}
+}
+
+// A part written by a newer build (a format version above part.Version)
+// stops Open with an error saying so, and stays where it is: setting it
+// aside like a corrupt part would hide its spans, whose WAL is gone. A
+// part with a damaged version byte is still set aside.
+func TestPartOfNewerFormatStopsOpen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	for i := range 2 {
+		require.NoError(t, db.Append(ctx, oneSpan(i)))
+		require.NoError(t, db.Flush())
+	}
+	require.NoError(t, db.Shutdown(ctx))
+	files, _ := filepath.Glob(filepath.Join(dir, partsDir, "*", "L0-*.part"))
+	require.Len(t, files, 2)
+	setVersion := func(path string, header, trailer byte) {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		b[7], b[len(b)-1] = header, trailer
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+	}
+
+	setVersion(files[0], part.Version+1, part.Version+1)
+	_, err = Open(Options{Dir: dir})
+	require.ErrorIs(t, err, part.ErrNewerVersion)
+	require.ErrorContains(t, err, filepath.Base(files[0]))
+	require.FileExists(t, files[0])
+
+	setVersion(files[0], part.Version+1, part.Version) // damaged, not newer
+	db, err = Open(Options{Dir: dir})
+	require.NoError(t, err)
+	defer db.Shutdown(ctx)
+	require.Equal(t, 1, db.Stats().Parts)
+	require.FileExists(t, files[0]+".corrupt")
 }

@@ -125,6 +125,11 @@ const (
 // that failed validation: bad magic, version, checksum or encoding.
 var ErrCorrupt = errors.New("corrupt part")
 
+// ErrNewerVersion is matched by the error of Open for a part written by a
+// newer build (a format version above Version): the file is not corrupt,
+// this build just cannot read it.
+var ErrNewerVersion = errors.New("part format newer than this build")
+
 // ErrClosed is returned by calls on a closed Reader.
 var ErrClosed = errors.New("part closed")
 

@@ -897,3 +897,22 @@ func TestServiceMaxDuration(t *testing.T) {
 	t.Logf("%d of %d (granule, service) pairs skipped at 50ms", skipped, len(m.Services)*m.Granules)
 	require.Positive(t, skipped)
 }
+
+// A part of a newer format version is reported as such, not as corrupt; a
+// header version that the trailer does not repeat is corruption.
+func TestNewerVersion(t *testing.T) {
+	b, err := os.ReadFile(goldenPath)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "p.part")
+	for _, c := range []struct {
+		header, trailer byte
+		newer           bool
+	}{{Version + 1, Version + 1, true}, {Version + 1, Version, false}, {0, 0, false}} {
+		b[7], b[len(b)-1] = c.header, c.trailer
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+		_, err := Open(path)
+		require.Error(t, err)
+		require.Equal(t, c.newer, errors.Is(err, ErrNewerVersion), "%v: %v", c, err)
+		require.Equal(t, !c.newer, errors.Is(err, ErrCorrupt), "%v: %v", c, err)
+	}
+}

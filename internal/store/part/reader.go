@@ -122,8 +122,11 @@ func (r *Reader) load() error {
 		return r.corrupt(0, "bad header magic", nil)
 	}
 	version := int(hdr[len(magic)])
-	if version < 1 || version > Version {
+	if version < 1 || version > Version && !r.newer(version) {
 		return r.corrupt(int64(len(magic)), fmt.Sprintf("format version %d, this build reads 1 to %d", version, Version), nil)
+	}
+	if version > Version {
+		return fmt.Errorf("part %s: format version %d, this build reads 1 to %d: %w", r.path, version, Version, ErrNewerVersion)
 	}
 	var tr [trailerSize]byte
 	trOff := size - trailerSize
@@ -171,6 +174,17 @@ func (r *Reader) load() error {
 	}
 	r.meta = ft.meta(size)
 	return nil
+}
+
+// newer reports whether a part whose header says format version v (above
+// Version) was written by a newer build rather than damaged: its trailer
+// has the magic and the same version.
+func (r *Reader) newer(v int) bool {
+	var tr [trailerSize]byte
+	if r.readAt(tr[:], r.size-trailerSize) != nil {
+		return false
+	}
+	return string(tr[8:8+len(magic)]) == magic && int(tr[trailerSize-1]) == v
 }
 
 // readBlock reads, checks and decompresses one block. buf and out are
