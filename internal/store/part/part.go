@@ -1,8 +1,9 @@
 // Package part reads and writes Ariadne's immutable columnar part files.
 //
-// A part holds spans sorted by (trace ID, start time), grouped into
-// granules of at most WriteOptions.GranuleSpans spans. A granule never splits
-// a trace unless the trace alone is bigger than a granule. Inside a granule
+// A part holds spans in sections, in order of time; a section holds spans
+// sorted by (trace ID, start time), grouped into granules of at most
+// WriteOptions.GranuleSpans spans. A granule never splits a trace unless
+// the trace alone is bigger than a granule. Inside a granule
 // every column is a separately compressed block (zstd), so a query reads and
 // decompresses only the columns it needs of the granules it cannot prune.
 // The byte layout is specified in docs/format.md ("Parts") and frozen by
@@ -12,7 +13,7 @@
 // sorted spans into path+".tmp" and renames it into place only after
 // everything is fsynced, so a part file that exists is complete. A Reader
 // keeps only the footer (per-granule index, dictionaries needed for pruning
-// and autocomplete, the trace-ID Bloom filter) in memory; it reads columns
+// and autocomplete, the sections' trace-ID Bloom filters) in memory; it reads columns
 // with ReadAt on demand and is safe for concurrent use.
 package part
 

@@ -124,7 +124,8 @@ func (in *interner) cached(p unsafe.Pointer) (uint32, bool) {
 }
 
 // Writer writes one part file. Spans must be added in (trace ID, start)
-// order; spans with equal keys keep the order they were added in. The
+// order within a section (NewSection starts the next one); spans with equal
+// keys keep the order they were added in. The
 // Writer flushes a granule whenever it is full, so its memory is bounded by
 // about one granule plus the part-level dictionaries (resources, scopes,
 // attribute keys, span names, top values) and 8 bytes per trace for the
