@@ -14,7 +14,7 @@ import (
 // the footer and column decoders instead of stopping at a CRC mismatch.
 // Seeds: testdata/fuzz/FuzzOpenPart (the golden parts among them).
 func FuzzOpenPart(f *testing.F) {
-	for _, path := range []string{goldenPath, goldenV1Path} {
+	for _, path := range []string{goldenPath, goldenV1Path, goldenV2Path} {
 		if b, err := os.ReadFile(path); err == nil {
 			f.Add(b)
 		}

@@ -592,6 +592,13 @@ func exercise(r *Reader, ids []model.TraceID) error {
 	if err := r.Scan(context.Background(), &Filter{Services: []string{"svc-1"}, MinDuration: 1}, nil, func(*model.Span) bool { n++; return true }); err != nil {
 		return err
 	}
+	for i := range r.Sections() {
+		r.SectionBounds(i)
+		f := &Filter{Services: []string{"frontend"}, MinDuration: 5000, Complete: true}
+		if err := r.ScanSection(context.Background(), i, f, nil, func(*model.Span) bool { n++; return true }); err != nil {
+			return err
+		}
+	}
 	it := r.Iter()
 	for it.Next() {
 		n++
