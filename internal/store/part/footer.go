@@ -32,8 +32,8 @@ type granule struct {
 	// svcMaxDur[j] bounds the durations of the spans of services[j] from
 	// above (version 3, see durCode; nil before: then maxDur bounds all).
 	svcMaxDur []int64
-	cols     [numCols]blockRef
-	tokens   blockRef // raw bloom filter
+	cols      [numCols]blockRef
+	tokens    blockRef // raw bloom filter
 }
 
 // Granule flags.
