@@ -73,6 +73,12 @@ type Options struct {
 	// GranuleSpans is the number of spans per granule in parts; 0 = the
 	// part package default.
 	GranuleSpans int
+	// CompressFlushes compresses the parts written from the head (level
+	// 0). By default they are stored raw: merges rewrite them within
+	// minutes, and compressing them first cost about 6% of ingest CPU.
+	// A partition that stops receiving data with a single level-0 part
+	// has it rewritten alone (compressed).
+	CompressFlushes bool
 
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -622,7 +628,9 @@ func (db *DB) flush() error {
 			return err
 		}
 	}
-	if _, err := part.Write(path, spans, db.partOptions(seg, nil)); err != nil {
+	opts := db.partOptions(seg, nil)
+	opts.Uncompressed = !db.opts.CompressFlushes
+	if _, err := part.Write(path, spans, opts); err != nil {
 		return fmt.Errorf("write part %s: %w", path, err)
 	}
 	r, err := part.Open(path)

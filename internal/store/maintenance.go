@@ -63,8 +63,9 @@ func (db *DB) maintenanceLoop() {
 
 // pickMerge chooses parts to merge: in any partition, MergeFanIn parts of
 // one level; in partitions that no longer receive data, any two or more
-// parts of the lowest level present; in both cases only parts whose spans
-// add up to at most MaxPartSpans.
+// parts of the lowest level present, or a lone level-0 part (stored
+// uncompressed); in all cases only parts whose spans add up to at most
+// MaxPartSpans.
 func (db *DB) pickMerge() []*partRef {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -94,6 +95,12 @@ func (db *DB) pickMerge() []*partRef {
 	})
 	for _, k := range keys {
 		g := groups[k]
+		if len(g) == 1 && k.level == 0 && k.partition.Before(current) && !db.opts.CompressFlushes {
+			// A lone level-0 part of a closed partition is stored raw:
+			// rewrite it (compressed) on its own.
+			g[0].acquire()
+			return g
+		}
 		if len(g) >= db.opts.MergeFanIn || (k.partition.Before(current) && len(g) >= 2) {
 			slices.SortFunc(g, func(a, b *partRef) int { return cmp.Compare(a.seq, b.seq) })
 			if len(g) > db.opts.MergeFanIn*2 {

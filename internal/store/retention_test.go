@@ -206,3 +206,47 @@ func TestPartOfNewerFormatStopsOpen(t *testing.T) {
 	require.Equal(t, 1, db.Stats().Parts)
 	require.FileExists(t, files[0]+".corrupt")
 }
+
+// Parts written from the head are stored uncompressed (merges rewrite
+// them); a lone one in a partition that no longer receives data is
+// rewritten, compressed, on its own. With CompressFlushes they are
+// compressed from the start.
+func TestLevel0PartsUncompressedUntilMerged(t *testing.T) {
+	ctx := context.Background()
+	size := func(t *testing.T, glob string) int64 {
+		files, _ := filepath.Glob(glob)
+		require.Len(t, files, 1, glob)
+		st, err := os.Stat(files[0])
+		require.NoError(t, err)
+		return st.Size()
+	}
+	var spans []model.Span
+	for i := range 2000 {
+		spans = append(spans, oneSpan(i)[0])
+		spans[i].TraceID[14] = byte(i >> 8)
+	}
+	sizes := map[bool]int64{}
+	for _, compress := range []bool{false, true} {
+		dir := t.TempDir()
+		clock := &fakeClock{t: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
+		db, err := Open(Options{Dir: dir, Now: clock.Now, CompressFlushes: compress})
+		require.NoError(t, err)
+		require.NoError(t, db.Append(ctx, spans))
+		require.NoError(t, db.Flush())
+		sizes[compress] = size(t, filepath.Join(dir, partsDir, "*", "L0-*.part"))
+
+		clock.Add(2 * time.Hour) // the partition no longer receives data
+		require.NoError(t, db.Compact())
+		if compress {
+			size(t, filepath.Join(dir, partsDir, "*", "L0-*.part")) // left alone
+		} else {
+			rewritten := size(t, filepath.Join(dir, partsDir, "*", "L1-*.part"))
+			require.Less(t, rewritten, sizes[false]/2)
+		}
+		got, err := db.Trace(ctx, spans[1234].TraceID)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.NoError(t, db.Shutdown(ctx))
+	}
+	require.Less(t, sizes[true], sizes[false]/2)
+}

@@ -229,6 +229,10 @@ type WriteOptions struct {
 	// TopValues is the number of most frequent values kept per attribute
 	// key in the footer (default 50; negative: none).
 	TopValues int
+	// Uncompressed stores every column block raw, for parts that are soon
+	// merged (the store's level-0 parts): compressing them would be work
+	// the merge throws away.
+	Uncompressed bool
 	// SectionSpans is the size, in spans, that Write and Merge aim for in
 	// a section (default 131072). Write cuts its spans into sections by
 	// the start of their traces when there are more; Merge combines input

@@ -923,3 +923,22 @@ func TestNewerVersion(t *testing.T) {
 		require.Equal(t, !c.newer, errors.Is(err, ErrCorrupt), "%v: %v", c, err)
 	}
 }
+
+// Uncompressed stores every column block raw; the part reads the same.
+func TestUncompressed(t *testing.T) {
+	spans := realistic(17, 5000, 1_700_000_000e9, 60e9)
+	raw, mr := writePart(t, spans, WriteOptions{GranuleSpans: 512, Uncompressed: true})
+	zr, mz := writePart(t, spans, WriteOptions{GranuleSpans: 512})
+	for _, g := range raw.ft.granules {
+		for c := range g.cols {
+			require.Equal(t, byte(codecRaw), g.cols[c].codec)
+		}
+	}
+	require.Greater(t, mr.Size, 2*mz.Size)
+	requireSameSpans(t, scanAll(t, zr, nil), scanAll(t, raw, nil))
+	for id, want := range byTrace(sortedCopy(spans)) {
+		got, err := raw.Trace(id)
+		require.NoError(t, err)
+		require.ElementsMatch(t, encodeAll(want), encodeAll(got))
+	}
+}

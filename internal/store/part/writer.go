@@ -1103,7 +1103,7 @@ func appendParent(dst []byte, spans []wspan, parent model.SpanID, idx *spanIndex
 func (w *Writer) writeBlock(raw []byte, allowZstd bool) blockRef {
 	b := blockRef{off: w.off, raw: len(raw), codec: codecRaw}
 	stored := raw
-	if allowZstd {
+	if allowZstd && !w.opts.Uncompressed {
 		w.out, b.codec = compress(w.out[:0], raw, w.opts.ZstdLevel)
 		stored = w.out
 	}
