@@ -28,6 +28,7 @@ const (
 type attrArena struct {
 	buf   []model.Attr // current chunk; buf[start:] is the list being built
 	start int
+	used  int // attributes in the lists handed out
 	// hint is the size to give the next chunk; the protobuf decoder
 	// updates it from the bytes left in the request.
 	hint int
@@ -74,6 +75,7 @@ func (a *attrArena) end() []model.Attr {
 		return nil
 	}
 	l := a.buf[a.start:n:n]
+	a.used += n - a.start
 	a.start = n
 	return l
 }

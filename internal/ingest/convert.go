@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -68,6 +69,11 @@ type Result struct {
 type Converter struct {
 	lim    Limits
 	traces *traceCounter
+	// attrsPerKiB is the attribute density of recent protobuf requests
+	// (attributes per KiB, moving average; 0 until the first): it sizes
+	// the attribute arena of the next request, whose chunks the accepted
+	// spans keep alive for as long as the store holds them in memory.
+	attrsPerKiB atomic.Int64
 }
 
 // NewConverter returns a Converter enforcing lim (zero fields take their
@@ -178,6 +184,7 @@ type state struct {
 	maxStart uint64 // latest start time accepted
 	proto    bool   // decoding protobuf: strings are views, text copies them
 	capEnd   int    // protobuf: cap(request)-len(request), to compute bytes left
+	perKiB   int64  // protobuf: expected attributes per KiB (0: use attrBytes)
 	sc       *scratch
 
 	count int          // spans in the request

@@ -52,7 +52,9 @@ func (c *Converter) DecodeProto(b []byte, now time.Time) (*Batch, error) {
 	n := countSpans(b)
 	st.spans = make([]model.Span, 0, n)
 	st.pos = make([]position, 0, n)
-	st.attrs.hint = len(b) / attrBytes
+	st.perKiB = c.attrsPerKiB.Load()
+	st.attrs.hint = st.attrHint(len(b))
+	defer c.learnAttrs(st, len(b))
 	ri := 0
 	for i := 0; i < len(b); {
 		f, w, j := tag(b, i)
@@ -77,6 +79,34 @@ func (c *Converter) DecodeProto(b []byte, now time.Time) (*Batch, error) {
 		i = e
 	}
 	return bt, nil
+}
+
+// attrHint is the number of attributes to expect in the next left bytes
+// of a request: from the density of recent requests with a quarter more
+// and a little for small requests, or, before any, one per attrBytes
+// bytes (an upper bound for typical attributes). Too high a hint wastes
+// the unused tail of the request's last arena chunk for as long as its
+// spans are held; too low costs another chunk.
+func (st *state) attrHint(left int) int {
+	upper := left / attrBytes
+	if st.perKiB <= 0 {
+		return upper
+	}
+	return min(int(int64(left)*st.perKiB*5/4/1024)+16, upper)
+}
+
+// learnAttrs folds the attribute density of a decoded request of n bytes
+// into the moving average (weight 1/8).
+func (c *Converter) learnAttrs(st *state, n int) {
+	if n < 1024 {
+		return
+	}
+	d := int64(st.attrs.used) * 1024 / int64(n)
+	old := c.attrsPerKiB.Load()
+	if old > 0 {
+		d = (7*old + d + 7) / 8
+	}
+	c.attrsPerKiB.Store(max(d, 1))
 }
 
 // countSpans returns the number of spans in request b that are long
@@ -416,7 +446,7 @@ func (st *state) span(b []byte, pos position, res *model.Resource, scope *model.
 		evFrom, evTo            int
 		lkFrom, lkTo            int
 	)
-	st.attrs.hint = (cap(b) - st.capEnd) / attrBytes
+	st.attrs.hint = st.attrHint(cap(b) - st.capEnd)
 	st.beginAttrs()
 	for i := 0; i < len(b); {
 		from := i

@@ -576,3 +576,59 @@ func TestVarint10(t *testing.T) {
 	require.Equal(t, 10, i)
 	require.Equal(t, uint64(5), got)
 }
+
+// sparseTraces is telemetrygen-like traffic: 10-span traces whose spans
+// carry one attribute, under a resource with one.
+func sparseTraces(ntraces int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "telemetrygen")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("telemetrygen")
+	for t := range ntraces {
+		for i := range 10 {
+			sp := ss.Spans().AppendEmpty()
+			sp.SetTraceID(pcommon.TraceID{1, byte(t), byte(t >> 8), 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+			sp.SetSpanID(pcommon.SpanID{1, byte(i), 3, 4, 5, 6, 7, 8})
+			sp.SetName("okey-dokey-0")
+			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Second)))
+			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Second + 123*time.Microsecond)))
+			sp.Attributes().PutStr("peer.service", "telemetrygen-server")
+		}
+	}
+	return td
+}
+
+// The attribute arena of a request is sized from the density of earlier
+// requests: after a few requests of spans with few attributes, its unused
+// tail (kept alive as long as the spans are) is a fraction of what it
+// uses, where sizing from the request's bytes alone left most of it
+// unused. Requests with many attributes still decode in few chunks.
+func TestAttrArenaLearnsDensity(t *testing.T) {
+	c := NewConverter(Limits{})
+	b := mustMarshal(t, sparseTraces(50)) // 500 spans
+	waste := func() (used, unused int) {
+		bt, err := c.DecodeProto(b, now)
+		require.NoError(t, err)
+		require.Len(t, bt.st.spans, 500)
+		return bt.st.attrs.used, cap(bt.st.attrs.buf) - len(bt.st.attrs.buf)
+	}
+	used, first := waste()
+	require.Greater(t, first, 2*used, "sizing from bytes alone should overestimate here")
+	for range 30 {
+		waste()
+	}
+	used, unused := waste()
+	require.LessOrEqual(t, unused, used/4+64, "used %d, unused %d", used, unused)
+
+	// Dense requests after sparse ones: the estimate adapts.
+	dense := mustMarshal(t, realisticTraces(500, now.Add(-time.Minute)))
+	for range 30 {
+		_, err := c.DecodeProto(dense, now)
+		require.NoError(t, err)
+	}
+	bt, err := c.DecodeProto(dense, now)
+	require.NoError(t, err)
+	unused = cap(bt.st.attrs.buf) - len(bt.st.attrs.buf)
+	require.LessOrEqual(t, unused, bt.st.attrs.used/4+64)
+}
