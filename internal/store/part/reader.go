@@ -326,6 +326,7 @@ func (r *Reader) trace(id model.TraceID, heavy bool) ([]model.Span, error) {
 	}
 	h := bloom.Hash(id[:])
 	var out []model.Span
+	found := 0 // sections holding spans of the trace
 	for si, sec := range r.ft.sections {
 		if !r.blooms[si].MayContain(h) {
 			continue
@@ -340,14 +341,18 @@ func (r *Reader) trace(id model.TraceID, heavy bool) ([]model.Span, error) {
 			start--
 		}
 		start = max(start, 0)
+		n := len(out)
 		for i := start; i < len(gs) && (i == start || gs[i].first == id); i++ {
 			var err error
 			if out, err = r.traceInGranule(sec.g0+i, id, heavy, out); err != nil {
 				return nil, err
 			}
 		}
+		if len(out) > n {
+			found++
+		}
 	}
-	if len(r.ft.sections) > 1 && len(out) > 0 {
+	if found > 1 {
 		// A trace in several sections: back to start order.
 		slices.SortStableFunc(out, func(a, b model.Span) int { return cmp.Compare(a.Start, b.Start) })
 	}

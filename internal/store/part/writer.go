@@ -1341,7 +1341,7 @@ func sectionKeys(keys []sortKey, target int) [][]sortKey {
 		byStart[i] = int32(i)
 	}
 	slices.SortStableFunc(byStart, func(a, b int32) int { return cmp.Compare(traces[a].start, traces[b].start) })
-	sec := make([]uint8, len(traces)) // nsec ≤ 255 is all Write needs; more would only be smaller sections
+	sec := make([]uint8, len(traces)) // at most 255 sections: a bigger Write gets bigger ones
 	nsec = min(nsec, 255)
 	sum := 0
 	for _, t := range byStart {
