@@ -134,7 +134,7 @@ func Default() Config {
 			WALSyncInterval:   Duration(100 * time.Millisecond),
 			Retention:         Duration(7 * 24 * time.Hour),
 			PartitionDuration: Duration(time.Hour),
-			HeadMaxSpans:      250_000,
+			HeadMaxSpans:      131_072,
 			HeadMaxAge:        Duration(15 * time.Second),
 			MaxHeadBytes:      256 << 20,
 			MaxPartSpans:      4_000_000,

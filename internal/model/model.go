@@ -151,27 +151,29 @@ const (
 	StatusError int8 = 2
 )
 
-// Span is one span with everything needed to return it as OTLP.
+// Span is one span with everything needed to return it as OTLP. (The
+// fields are ordered to leave little padding: the head holds hundreds of
+// thousands of spans.)
 type Span struct {
 	TraceID       TraceID
 	SpanID        SpanID
 	ParentID      SpanID
-	TraceState    string
-	Flags         uint32
+	Start         int64 // unix nanoseconds
+	End           int64 // unix nanoseconds
 	Name          string
 	Kind          int8
 	StatusCode    int8
+	Flags         uint32
 	StatusMessage string
-	Start         int64 // unix nanoseconds
-	End           int64 // unix nanoseconds
+	TraceState    string
 	Attrs         []Attr
-	DroppedAttrs  uint32
 	Events        []Event
-	DroppedEvents uint32
 	Links         []Link
-	DroppedLinks  uint32
 	Resource      *Resource
 	Scope         *Scope
+	DroppedAttrs  uint32
+	DroppedEvents uint32
+	DroppedLinks  uint32
 }
 
 // Cheap returns s with only its cheap fields (IDs, name, kind, status code,

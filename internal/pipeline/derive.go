@@ -218,10 +218,12 @@ func (p *Pipeline) derive(d Data, spans []model.Span, now int64) {
 				p.dropped.Add(1)
 				continue
 			}
-			if !isCaller(s.Kind) && m.size >= m.max/2 {
+			if !isCaller(s.Kind) && m.size >= m.max/4 {
 				// Leaves without a caller kind are kept on speculation
-				// (most never get a remote child): they may use only
-				// half the room, so that callers always find some.
+				// (most never get a remote child): they may use only a
+				// quarter of the room, so that callers always find some
+				// (and at high rates the room, always full, costs memory
+				// and the wait file written at every flush).
 				continue
 			}
 			r := p.ref(s, svc, now)

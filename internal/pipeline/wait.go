@@ -72,9 +72,19 @@ func boolByte(b bool) byte {
 }
 
 func encodeWait(es []waitEntry) []byte {
-	b := append([]byte(waitMagic), 1)
+	// Sized up front: the file is written at every flush, with up to
+	// MaxPending entries.
+	n := len(waitMagic) + 1 + binary.MaxVarintLen64 + 4
+	for i := range es {
+		r := &es[i].ref
+		n += 1 + 2*(16+8) + 2*binary.MaxVarintLen64 + len(r.service) + len(r.peer) + 2*binary.MaxVarintLen64 + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, waitMagic...)
+	b = append(b, 1)
 	b = binary.AppendUvarint(b, uint64(len(es)))
-	for _, e := range es {
+	for i := range es {
+		e := &es[i]
 		b = append(b, boolByte(e.child))
 		b = append(b, e.key.trace[:]...)
 		b = append(b, e.key.span[:]...)

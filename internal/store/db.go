@@ -39,7 +39,7 @@ type Options struct {
 	// Append returns ErrOverloaded. Default 64 MiB.
 	WALMaxPendingBytes int64
 	// HeadMaxSpans and HeadMaxAge decide when the head is written to a
-	// part. Defaults 250,000 spans and 15s.
+	// part. Defaults 131,072 spans (one section) and 15s.
 	HeadMaxSpans int
 	HeadMaxAge   time.Duration
 	// MaxHeadBytes bounds the WAL-encoded bytes of spans held in memory
@@ -55,11 +55,14 @@ type Options struct {
 	// MaxDiskBytes drops the oldest partitions while parts and WAL use more
 	// than this. 0 = unlimited.
 	MaxDiskBytes int64
-	// MergeFanIn is how many parts of one level are merged into one part
-	// of the next level. Default 10: with 250,000-span heads, level 1
-	// parts hold ~2.5M spans; MaxPartSpans then stops most merges, so a
-	// span is rewritten about once (at most three times).
+	// MergeFanIn is how many parts of one level (above level 0) are
+	// merged into one part of the next level. Default 10.
 	MergeFanIn int
+	// L0FanIn is how many level-0 parts (written heads) are merged into
+	// one level-1 part. Default 20: with 131,072-span heads, level-1 parts
+	// hold ~2.6M spans; MaxPartSpans then stops most merges, so a span is
+	// rewritten about once (at most three times).
+	L0FanIn int
 	// MaxPartSpans caps the spans of a part made by a merge (default
 	// 4,000,000; a merge's inputs are chosen so that their sum fits). It
 	// bounds the work of one merge.
@@ -99,7 +102,7 @@ func (o *Options) setDefaults() {
 		o.WALMaxPendingBytes = 64 << 20
 	}
 	if o.HeadMaxSpans == 0 {
-		o.HeadMaxSpans = 250_000
+		o.HeadMaxSpans = DefaultHeadMaxSpans
 	}
 	if o.HeadMaxAge == 0 {
 		o.HeadMaxAge = 15 * time.Second
@@ -119,6 +122,9 @@ func (o *Options) setDefaults() {
 	if o.MergeFanIn < 2 {
 		o.MergeFanIn = 10
 	}
+	if o.L0FanIn < 2 {
+		o.L0FanIn = 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -126,6 +132,11 @@ func (o *Options) setDefaults() {
 		o.Now = time.Now
 	}
 }
+
+// DefaultHeadMaxSpans is the default Options.HeadMaxSpans: a head is
+// written as one section of the part package's default size. (A bigger head
+// holds more memory; a smaller one makes more parts to merge.)
+const DefaultHeadMaxSpans = 131_072
 
 const (
 	walDir        = "wal"
@@ -622,7 +633,7 @@ func (db *DB) flush() error {
 		return err
 	}
 	path := filepath.Join(dir, partName(0, seq))
-	spans := h.Spans()
+	batches := h.Batches()
 	if db.opts.Observer != nil {
 		if err := db.opts.Observer.Prepare(seq); err != nil {
 			return err
@@ -630,7 +641,8 @@ func (db *DB) flush() error {
 	}
 	opts := db.partOptions(seg, nil)
 	opts.Uncompressed = !db.opts.CompressFlushes
-	if _, err := part.Write(path, spans, opts); err != nil {
+	meta, err := part.WriteBatches(path, batches, opts)
+	if err != nil {
 		return fmt.Errorf("write part %s: %w", path, err)
 	}
 	r, err := part.Open(path)
@@ -653,7 +665,7 @@ func (db *DB) flush() error {
 	}
 	db.m.flushes.Inc()
 	db.m.flushSeconds.Observe(time.Since(start).Seconds())
-	db.log.Debug("head flushed", "part", path, "spans", len(spans), "took", time.Since(start))
+	db.log.Debug("head flushed", "part", path, "spans", meta.SpanCount, "took", time.Since(start))
 	return nil
 }
 

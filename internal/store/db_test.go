@@ -16,14 +16,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type dbStore struct{ *store.DB }
 
 func TestConformance(t *testing.T) {
-	conformance(t, store.Options{MergeFanIn: 2, GranuleSpans: 16})
+	conformance(t, store.Options{MergeFanIn: 2, L0FanIn: 2, GranuleSpans: 16})
 }
 
 // Tiny sections: parts of many sections, searches that stop between the
 // sections of a part, merges that combine and keep them, traces in several
 // sections of one part.
 func TestConformanceSmallSections(t *testing.T) {
-	conformance(t, store.Options{MergeFanIn: 2, GranuleSpans: 4, SectionSpans: 8})
+	conformance(t, store.Options{MergeFanIn: 2, L0FanIn: 2, GranuleSpans: 4, SectionSpans: 8})
 }
 
 func conformance(t *testing.T, opts store.Options) {

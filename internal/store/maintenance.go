@@ -61,8 +61,8 @@ func (db *DB) maintenanceLoop() {
 	}
 }
 
-// pickMerge chooses parts to merge: in any partition, MergeFanIn parts of
-// one level; in partitions that no longer receive data, any two or more
+// pickMerge chooses parts to merge: in any partition, L0FanIn parts of
+// level 0 or MergeFanIn parts of a higher level; in partitions that no longer receive data, any two or more
 // parts of the lowest level present, or a lone level-0 part (stored
 // uncompressed); in all cases only parts whose spans add up to at most
 // MaxPartSpans.
@@ -101,10 +101,14 @@ func (db *DB) pickMerge() []*partRef {
 			g[0].acquire()
 			return g
 		}
-		if len(g) >= db.opts.MergeFanIn || (k.partition.Before(current) && len(g) >= 2) {
+		fanIn := db.opts.MergeFanIn
+		if k.level == 0 {
+			fanIn = db.opts.L0FanIn
+		}
+		if len(g) >= fanIn || (k.partition.Before(current) && len(g) >= 2) {
 			slices.SortFunc(g, func(a, b *partRef) int { return cmp.Compare(a.seq, b.seq) })
-			if len(g) > db.opts.MergeFanIn*2 {
-				g = g[:db.opts.MergeFanIn*2]
+			if len(g) > fanIn*2 {
+				g = g[:fanIn*2]
 			}
 			// The oldest parts whose spans fit under MaxPartSpans
 			// together; a group where not even two fit is left alone.

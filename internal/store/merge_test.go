@@ -15,7 +15,7 @@ func TestMergeRespectsMaxPartSpans(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	const maxSpans = 5
-	db, err := Open(Options{Dir: dir, Now: clock.Now, MergeFanIn: 2, MaxPartSpans: maxSpans})
+	db, err := Open(Options{Dir: dir, Now: clock.Now, MergeFanIn: 2, L0FanIn: 2, MaxPartSpans: maxSpans})
 	require.NoError(t, err)
 	defer db.Shutdown(ctx)
 	const n = 23

@@ -114,7 +114,7 @@ func TestRetentionBySize(t *testing.T) {
 func TestMergeReplacedPartsDroppedOnOpen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := Open(Options{Dir: dir, MergeFanIn: 2})
+	db, err := Open(Options{Dir: dir, MergeFanIn: 2, L0FanIn: 2})
 	require.NoError(t, err)
 	for i := 0; i < 2; i++ {
 		require.NoError(t, db.Append(ctx, oneSpan(i)))

@@ -108,16 +108,10 @@ func (h *Head) snapshot() [][]model.Span {
 	return slices.Clip(h.batches)
 }
 
-// Spans returns every span, in append order. Call it only once the head
-// no longer receives appends (the store seals it before flushing).
-func (h *Head) Spans() []model.Span {
-	b := h.snapshot()
-	out := make([]model.Span, 0, h.Len())
-	for _, batch := range b {
-		out = append(out, batch...)
-	}
-	return out
-}
+// Batches returns every span, in append order, as the batches appended.
+// Call it only once the head no longer receives appends (the store seals
+// it before flushing). The slices are the head's: read them only.
+func (h *Head) Batches() [][]model.Span { return h.snapshot() }
 
 // Each calls fn for every span from the from-th on (in append order)
 // until fn returns false, and returns the number of spans it went past

@@ -1281,14 +1281,31 @@ func (w *Writer) Abort() {
 // Exact duplicates are written once. A span the Writer rejects (see Add)
 // fails the whole part: nothing is written.
 func Write(path string, spans []model.Span, opts WriteOptions) (*Meta, error) {
+	return WriteBatches(path, [][]model.Span{spans}, opts)
+}
+
+// WriteBatches is Write of the concatenation of batches, without making
+// it: the store passes a head's batches as they were appended.
+func WriteBatches(path string, batches [][]model.Span, opts WriteOptions) (*Meta, error) {
 	// Sort keys rather than an index of spans: comparisons then read
 	// contiguous memory instead of two spans each.
-	keys := make([]sortKey, len(spans))
-	for i := range spans {
-		s := &spans[i]
-		keys[i] = sortKey{
-			hi: binary.BigEndian.Uint64(s.TraceID[:8]), lo: binary.BigEndian.Uint64(s.TraceID[8:]),
-			start: s.Start, idx: int32(i),
+	n := 0
+	for _, b := range batches {
+		n += len(b)
+	}
+	if n > math.MaxInt32 || len(batches) > math.MaxInt32 {
+		return nil, fmt.Errorf("write part %s: %d spans in %d batches is too many", path, n, len(batches))
+	}
+	keys := make([]sortKey, 0, n)
+	base := make([]int32, len(batches)) // position of each batch's first span
+	for bi, b := range batches {
+		base[bi] = int32(len(keys))
+		for i := range b {
+			s := &b[i]
+			keys = append(keys, sortKey{
+				hi: binary.BigEndian.Uint64(s.TraceID[:8]), lo: binary.BigEndian.Uint64(s.TraceID[8:]),
+				start: s.Start, idx: int32(len(keys)), batch: int32(bi),
+			})
 		}
 	}
 	keys = sortKeys(keys)
@@ -1305,7 +1322,7 @@ func Write(path string, spans []model.Span, opts WriteOptions) (*Meta, error) {
 			}
 		}
 		for _, k := range sec {
-			if err := w.Add(&spans[k.idx]); err != nil {
+			if err := w.Add(&batches[k.batch][k.idx-base[k.batch]]); err != nil {
 				w.Abort()
 				return nil, fmt.Errorf("write part %s: span %d: %w", path, k.idx, err)
 			}
@@ -1317,7 +1334,8 @@ func Write(path string, spans []model.Span, opts WriteOptions) (*Meta, error) {
 // sectionKeys cuts keys, sorted by trace ID and start, into sections of
 // about target spans (as many as needed, of equal size) by the start of
 // their traces: each trace goes whole to one section, earlier traces to
-// earlier sections, and each section stays sorted by trace ID.
+// earlier sections, and each section stays sorted by trace ID. The
+// sections share one array as big as keys.
 func sectionKeys(keys []sortKey, target int) [][]sortKey {
 	nsec := (len(keys) + target - 1) / target
 	if nsec <= 1 {
@@ -1327,7 +1345,13 @@ func sectionKeys(keys []sortKey, target int) [][]sortKey {
 		start    int64
 		from, to int32 // keys[from:to]
 	}
-	var traces []trace
+	ntraces := 0
+	for i := range keys {
+		if i == 0 || keys[i].hi != keys[i-1].hi || keys[i].lo != keys[i-1].lo {
+			ntraces++
+		}
+	}
+	traces := make([]trace, 0, ntraces)
 	for i := 0; i < len(keys); {
 		j := i + 1
 		for j < len(keys) && keys[j].hi == keys[i].hi && keys[j].lo == keys[i].lo {
@@ -1343,24 +1367,46 @@ func sectionKeys(keys []sortKey, target int) [][]sortKey {
 	slices.SortStableFunc(byStart, func(a, b int32) int { return cmp.Compare(traces[a].start, traces[b].start) })
 	sec := make([]uint8, len(traces)) // at most 255 sections: a bigger Write gets bigger ones
 	nsec = min(nsec, 255)
+	size := make([]int, nsec)
 	sum := 0
 	for _, t := range byStart {
-		sec[t] = uint8(min(sum*nsec/len(keys), nsec-1))
-		sum += int(traces[t].to - traces[t].from)
+		s := min(sum*nsec/len(keys), nsec-1)
+		sec[t] = uint8(s)
+		n := int(traces[t].to - traces[t].from)
+		size[s] += n
+		sum += n
 	}
-	out := make([][]sortKey, nsec)
+	all := make([]sortKey, 0, len(keys))
+	out := make([][]sortKey, 0, nsec)
+	for _, n := range size {
+		if n > 0 {
+			out = append(out, all[len(all):len(all):len(all)+n])
+			all = all[:len(all)+n]
+		}
+	}
+	// index of each section in out (empty sections are left out)
+	at := make([]uint8, nsec)
+	for s, j := 0, 0; s < nsec; s++ {
+		at[s] = uint8(j)
+		if size[s] > 0 {
+			j++
+		}
+	}
 	for i, t := range traces {
-		out[sec[i]] = append(out[sec[i]], keys[t.from:t.to]...)
+		o := &out[at[sec[i]]]
+		*o = append(*o, keys[t.from:t.to]...)
 	}
-	return slices.DeleteFunc(out, func(s []sortKey) bool { return len(s) == 0 })
+	return out
 }
 
-// sortKey is the part order of spans[idx]: trace ID as two big-endian
-// halves, start, then input position (which makes the sort stable).
+// sortKey is the part order of the idx-th input span (in batch): trace ID
+// as two big-endian halves, start, then input position (which makes the
+// sort stable).
 type sortKey struct {
 	hi, lo uint64
 	start  int64
 	idx    int32
+	batch  int32
 }
 
 // sortKeys sorts keys (and may return another slice). Trace IDs are
