@@ -27,7 +27,7 @@ func (r *Receiver) newGRPCServer() *grpc.Server {
 		grpc.MaxRecvMsgSize(int(r.cfg.Limits.MaxRequestBytes)),
 		grpc.MaxConcurrentStreams(uint32(r.cfg.MaxConcurrentRequests)),
 		grpc.StatsHandler(grpcStats{r.m}),
-		grpc.ForceServerCodecV2(codec{base: encoding.GetCodecV2("proto"), conv: r.conv}),
+		grpc.ForceServerCodecV2(codec{base: encoding.GetCodecV2("proto"), conv: r.conv, pool: &recvPool{}}),
 	)
 	s.RegisterService(&traceServiceDesc, &grpcService{r: r})
 	return s
@@ -160,6 +160,7 @@ func (h grpcStats) HandleConn(context.Context, stats.ConnStats) {}
 type codec struct {
 	base encoding.CodecV2
 	conv *ingest.Converter
+	pool *recvPool
 }
 
 func (c codec) Name() string { return c.base.Name() }
@@ -176,7 +177,7 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.base.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	buf := data.MaterializeToBuffer(c.pool)
 	defer buf.Free()
 	batch, err := c.conv.DecodeProto(buf.ReadOnlyData(), time.Now())
 	if err != nil {

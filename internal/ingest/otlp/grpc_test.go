@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -171,4 +172,30 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	*v.(*rawMsg) = data.Materialize()
 	return nil
+}
+
+// Requests bigger than an HTTP/2 frame are gathered into a pooled buffer
+// that is not cleared between requests: a smaller request after a bigger
+// one (same buffer tier) must decode to exactly its own spans.
+func TestGRPCLargeRequestsReuseBuffers(t *testing.T) {
+	e := start(t, Config{})
+	c := grpcClient(t, e)
+	for round, size := range []int{120 << 10, 70 << 10, 100 << 10, 66 << 10} {
+		fill := strings.Repeat(string(rune('a'+round)), 3000) // under the value length limit
+		n := size / len(fill)
+		var mods []func(ptrace.Span)
+		for i := range n {
+			mods = append(mods, func(s ptrace.Span) { s.Attributes().PutStr("fill", fmt.Sprintf("%d:%s", i, fill)) })
+		}
+		resp, err := export(t, c, traces(mods...))
+		require.NoError(t, err)
+		require.Zero(t, resp.PartialSuccess().RejectedSpans(), resp.PartialSuccess().ErrorMessage())
+		got := e.c.take()
+		require.Len(t, got, n, "round %d", round)
+		for i := range got {
+			a, ok := attrOf(got, i, "fill")
+			require.True(t, ok)
+			require.Equal(t, fmt.Sprintf("%d:%s", i, fill), a.Str, "round %d span %d", round, i)
+		}
+	}
 }
