@@ -12,9 +12,11 @@ import (
 )
 
 // topValues estimates the most frequent values per attribute key with the
-// Space-Saving algorithm (Metwally et al.): per key at most capacity
-// counters; a new value replaces a least counted one and inherits its
-// count. Memory is bounded by maxTopKeys*capacity entries.
+// Space-Saving algorithm (Metwally et al.) with randomized admission: per
+// key at most capacity counters; once they are all in use, a new value
+// replaces a least counted one, and inherits its count, only with
+// probability weight/(min count+weight). Memory is bounded by
+// maxTopKeys*capacity entries.
 //
 // The hot path (add) costs one probe of a small open-addressing table keyed
 // by a fast (AES-based) hash of the value: no Go map, no heap. The minimum
@@ -29,6 +31,18 @@ type topValues struct {
 	order    []*topKey
 	seed     maphash.Seed
 	buf      []byte
+	rng      uint64   // state of rand
+	scratch  topEntry // entry returned for a value not admitted
+}
+
+// rand returns the next number of a fixed sequence (splitmix64): a
+// Writer's output depends only on its input.
+func (t *topValues) rand() uint64 {
+	t.rng += 0x9e3779b97f4a7c15
+	z := t.rng
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 type topKey struct {
@@ -96,6 +110,19 @@ func (t *topValues) add(k *topKey, value string, w int64) *topEntry {
 	}
 	t.buf = append(append(append(t.buf[:0], k.key...), '='), value...)
 	en := topEntry{vhash: vh, token: bloom.Hash(t.buf), count: w}
+	if len(k.entries) >= t.capacity {
+		// Randomized admission: the new value replaces a least counted
+		// one only with probability w/(min+w), else it is not tracked
+		// (its entry is a scratch copy, valid until the next add).
+		// High-cardinality keys (IDs, URLs with IDs) then churn through
+		// the counters far less, and the most frequent values are found
+		// as reliably (Ben Basat et al., "Randomized Admission Policy for
+		// Efficient Top-k and Frequency Estimation", 2017).
+		if m := k.entries[k.evictee()].count; t.rand()%uint64(m+w) >= uint64(w) {
+			t.scratch = en
+			return &t.scratch
+		}
+	}
 	if len(k.entries) < t.capacity {
 		en.value = k.store(value)
 		k.entries = append(k.entries, en)
