@@ -25,7 +25,7 @@ const (
 
 var _ mem.BufferPool = (*recvPool)(nil)
 
-// tier returns the index of the smallest tier holding n bytes, or -1.
+// recvTier returns the index of the smallest tier holding n bytes, or -1.
 func recvTier(n int) int {
 	if n <= 1<<recvMinShift {
 		return 0
