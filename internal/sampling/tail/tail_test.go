@@ -346,17 +346,12 @@ func TestWeightsAreInverseProbabilities(t *testing.T) {
 		}
 		s.Offer([]model.Span{span(id, 1, 0, "web", "GET", 1, status)}, wal.Pos{Segment: 1, Offset: int64(i)})
 		if i%1000 == 999 {
-			c.advance(DefaultIdle + tick)
-			b := s.Decide()
-			for _, r := range b.Reads {
-				for _, k := range r.Traces {
-					est += k.v.weight
-					if k.v.policy == "errors" {
-						errEst += k.v.weight
-					}
+			decideKept(s, c, func(v verdict) {
+				est += v.weight
+				if v.policy == "errors" {
+					errEst += v.weight
 				}
-			}
-			s.Release(b)
+			})
 		}
 	}
 	if rel := math.Abs(est-n) / n; rel > 0.02 {
@@ -366,6 +361,19 @@ func TestWeightsAreInverseProbabilities(t *testing.T) {
 		t.Fatalf("errors are kept with weight 1: estimated %.0f, true %d", errEst, errTrue)
 	}
 	t.Logf("estimated %.0f of %d traces (%.3f%% off)", est, n, 100*math.Abs(est-n)/n)
+}
+
+// decideKept lets the traces offered so far go idle, decides, calls fn
+// with the verdict of every kept trace and releases the batch.
+func decideKept(s *Sampler, c *clock, fn func(verdict)) {
+	c.advance(DefaultIdle + tick)
+	b := s.Decide()
+	for _, r := range b.Reads {
+		for _, k := range r.Traces {
+			fn(k.v)
+		}
+	}
+	s.Release(b)
 }
 
 // TestHeadSamplingWeights: traces a head sampler kept with probability p
@@ -395,21 +403,16 @@ func TestHeadSamplingWeights(t *testing.T) {
 		}
 		s.Offer([]model.Span{span(id, 1, 0, "web", "GET", 1, status, headTags...)}, wal.Pos{Segment: 1, Offset: int64(i)})
 		if i%4000 == 3999 {
-			c.advance(DefaultIdle + tick)
-			b := s.Decide()
-			for _, r := range b.Reads {
-				for _, k := range r.Traces {
-					est += k.v.weight
-					weights[k.v.policy][k.v.weight] = true
-					if k.v.policy == "errors" {
-						errEst += k.v.weight
-					}
-					if k.v.hasTh {
-						t.Fatalf("a th was set for a trace whose head draw was independent")
-					}
+			decideKept(s, c, func(v verdict) {
+				est += v.weight
+				weights[v.policy][v.weight] = true
+				if v.policy == "errors" {
+					errEst += v.weight
 				}
-			}
-			s.Release(b)
+				if v.hasTh {
+					t.Fatalf("a th was set for a trace whose head draw was independent")
+				}
+			})
 		}
 	}
 	if rel := math.Abs(est-n) / n; rel > 0.02 {
